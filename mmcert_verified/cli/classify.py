@@ -1,0 +1,159 @@
+"""``mmcert certify`` and ``mmcert radius``: classification certificates (issue #2 contract)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import InputFileError, InvalidParameterError
+from ..reference.certify import certify as ref_certify
+from ..reference.certify import radius as ref_radius
+from ..reference.clopper_pearson import decimal_string
+from ..threat_model import Method, parse_attacks
+from .arguments import int_list, probability
+
+
+def _engine_choices() -> list[str]:
+    return ["reference", "fast"]
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--counts", required=True, help="vote counts C1,...,CC (N is their sum)")
+    p.add_argument("--alpha", required=True, help="overall confidence level alpha in (0, 1)")
+    p.add_argument("--n", required=True, help="elements per modality n1,...,nT")
+    p.add_argument("--k", required=True, help="kept per modality k1,...,kT (one pooled k for --method ablation)")
+    p.add_argument("--attack", required=True, help="modify, add or delete, or one per modality")
+    p.add_argument("--method", choices=[m.value for m in Method], default=Method.MMCERT.value)
+    p.add_argument("--engine", choices=_engine_choices(), default=None,
+                   help="default: the best engine available (fast, which defers to reference near thresholds)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("certify", help="certify one prediction against a budget r")
+    _common(p)
+    p.add_argument("--r", required=True, help="budget per modality r1,...,rT")
+    p.add_argument("--out", help="also write a certificate (JSON) to FILE; never overwrites")
+    p.set_defaults(handler=run_certify)
+
+    p = sub.add_parser("radius", help="largest t certified against r = t*(c1,...,cT)")
+    _common(p)
+    p.add_argument("--ratio", required=True, help="budget direction c1,...,cT")
+    p.set_defaults(handler=run_radius)
+
+
+def _parse(args) -> dict:
+    counts = int_list(args.counts, "--counts")
+    n = int_list(args.n, "--n")
+    k = int_list(args.k, "--k")
+    alpha = probability(args.alpha, "--alpha")
+    attack = parse_attacks(args.attack, len(n))
+    return dict(counts=counts, n=n, k=k, alpha=alpha, attack=attack, method=Method(args.method))
+
+
+def resolve_engine(name: str | None) -> str:
+    """The engine to use: the fast engine by default (it defers to the reference near thresholds)."""
+    if name is None:
+        try:
+            from ..fast import available  # noqa: F401
+        except ImportError:
+            return "reference"
+        return "fast"
+    return name
+
+
+def run_certify(args) -> int:
+    p = _parse(args)
+    r = int_list(args.r, "--r")
+    if len(r) != len(p["n"]):
+        raise InvalidParameterError(f"--r has {len(r)} entries but --n has {len(p['n'])}")
+    engine = resolve_engine(args.engine)
+    if args.out and Path(args.out).exists():
+        raise InputFileError(f"--out {args.out} already exists; refusing to overwrite it")
+    result = ref_certify(p["counts"], p["alpha"], p["n"], p["k"], r, p["attack"], p["method"])
+    if engine == "fast":
+        from ..fast.classify import certify_decision
+
+        certified = certify_decision(p["counts"], p["alpha"], p["n"], p["k"], r, p["attack"], p["method"])
+    else:
+        certified = result.certified
+    doc = certify_json(result, args.alpha, engine, certified)
+    if args.out:
+        from ..certificate import write_classification_certificate
+
+        write_classification_certificate(result, args.out, alpha_text=args.alpha)
+    if args.json:
+        print(json.dumps(doc))
+    else:
+        verdict = "CERTIFIED" if certified else "NOT certified"
+        print(
+            f"label {doc['label']} ({doc['method']}): {verdict} against r = {list(r)} "
+            f"({', '.join(a.value for a in result.budget.attack)})\n"
+            f"  p_A lower = {doc['p_a_lower']}\n  p_B upper = {doc['p_b_upper']}\n"
+            f"  alpha = {args.alpha} (each bound at alpha/C = {doc['level']})"
+        )
+    return 0
+
+
+def certify_json(result, alpha_text: str, engine: str, certified: bool) -> dict:
+    b = result.bounds
+    return {
+        "method": result.method.value,
+        "engine": engine,
+        "label": b.label,
+        "runner_up": b.runner_up,
+        "counts": list(result.votes.counts),
+        "N": result.votes.total,
+        "C": result.votes.classes,
+        "alpha": str(alpha_text),
+        "level": decimal_string(b.level) if b.level.denominator % 2 else str(b.level),
+        "n": list(result.setting.n),
+        "k": list(result.setting.k),
+        "r": list(result.budget.r),
+        "attack": [a.value for a in result.budget.attack],
+        "p_a_lower": decimal_string(b.p_a_lower),
+        "p_b_upper": decimal_string(b.p_b_upper),
+        "certified": bool(certified),
+        "theorem1_gap": str(result.decision.gap),
+    }
+
+
+def run_radius(args) -> int:
+    p = _parse(args)
+    ratio = int_list(args.ratio, "--ratio")
+    engine = resolve_engine(args.engine)
+    if engine == "fast":
+        from ..fast.classify import radius_value
+
+        res = ref_radius_bounds_only = None  # noqa: F841
+        value = radius_value(p["counts"], p["alpha"], p["n"], p["k"], ratio, p["attack"], p["method"])
+        from ..votes import Votes
+
+        votes = Votes(p["counts"])
+        label = votes.label
+        res = None
+    else:
+        res = ref_radius(p["counts"], p["alpha"], p["n"], p["k"], ratio, p["attack"], p["method"])
+        value, label = res.radius, res.label
+    doc = {
+        "method": p["method"].value,
+        "engine": engine,
+        "label": label,
+        "radius": value,
+        "ratio": list(ratio),
+        "counts": list(p["counts"]),
+        "alpha": str(args.alpha),
+        "n": list(p["n"]),
+        "k": list(p["k"]),
+        "attack": [a.value for a in p["attack"]],
+        "certified_budget": None if value is None else [value * c for c in ratio],
+    }
+    if args.json:
+        print(json.dumps(doc))
+    elif value is None:
+        print(f"label {label}: not certified even at r = 0")
+    else:
+        print(f"label {label}: radius {value} (certified against r = {doc['certified_budget']})")
+    return 0

@@ -1,0 +1,201 @@
+"""The reference certifier: votes -> Clopper-Pearson -> Theorem 1 (clauses CP.4, T1, R1).
+
+Everything here is exact: big integers for the binomial products, exact
+decimals rounded to the safe side for the confidence bounds.  This is the
+engine every other path in the package is checked against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Sequence
+
+from ..errors import InvalidParameterError
+from ..threat_model import (
+    Attack,
+    Budget,
+    Method,
+    Setting,
+    attacked_sizes,
+    check_alpha,
+    max_radius_multiplier,
+    parse_attacks,
+)
+from ..votes import Votes
+from .clopper_pearson import cp_lower, cp_upper
+from .theorem1 import SubsampleMasses, Theorem1Decision, decide
+
+
+@dataclass(frozen=True)
+class LabelBounds:
+    """Clause CP.4: simultaneous bounds on the top two label probabilities.
+
+    Each bound is one-sided at level alpha / C (Bonferroni over the C labels),
+    so with probability >= 1 - alpha: p_A >= p_a_lower and p_l <= p_b_upper for
+    every l != A.
+    """
+
+    label: int
+    runner_up: int | None
+    p_a_lower: Fraction
+    p_b_upper: Fraction
+    level: Fraction
+
+
+def alpha_fraction(alpha) -> Fraction:
+    """alpha as an exact rational (a float's exact binary value; strings parsed exactly)."""
+    if isinstance(alpha, Fraction):
+        value = alpha
+    elif isinstance(alpha, str):
+        try:
+            value = Fraction(alpha.strip())
+        except (ValueError, ZeroDivisionError):
+            raise InvalidParameterError(f"alpha must be a number in (0, 1), got {alpha!r}") from None
+    else:
+        check_alpha(alpha)
+        value = Fraction(float(alpha))
+    if not 0 < value < 1:
+        raise InvalidParameterError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
+    return value
+
+
+def label_bounds(votes: Votes, alpha) -> LabelBounds:
+    """Clause CP.4: p_A lower and p_B upper, each at one-sided level alpha / C."""
+    level = alpha_fraction(alpha) / votes.classes
+    n = votes.total
+    return LabelBounds(
+        label=votes.label,
+        runner_up=votes.runner_up,
+        p_a_lower=cp_lower(votes.n_a, n, level),
+        p_b_upper=cp_upper(votes.n_b, n, level) if votes.classes > 1 else Fraction(0),
+        level=level,
+    )
+
+
+@dataclass(frozen=True)
+class Certification:
+    """The reference engine's answer for one input and one budget (clause T1)."""
+
+    method: Method
+    votes: Votes
+    alpha: Fraction
+    setting: Setting
+    budget: Budget
+    bounds: LabelBounds
+    masses: SubsampleMasses
+    decision: Theorem1Decision
+
+    @property
+    def label(self) -> int:
+        return self.bounds.label
+
+    @property
+    def certified(self) -> bool:
+        return self.decision.certified
+
+
+def certify(
+    counts: Sequence[int],
+    alpha,
+    n: Sequence[int],
+    k: Sequence[int],
+    r: Sequence[int],
+    attack: str | Sequence[str] = "modify",
+    method: Method | str = Method.MMCERT,
+) -> Certification:
+    """Certify the ensemble's label for one input against budget r (clause T1).
+
+    Guarantee: with probability at least 1 - alpha over the N sub-samples that
+    produced ``counts``, if ``certified`` is True then the ensemble's label
+    (A = argmax of the counts) is the same for every attacked input in
+    S(M, R), R = r with the given attack per modality.
+    """
+    votes = Votes(tuple(counts))
+    setting = Setting(tuple(n), tuple(k), Method(method))
+    budget = Budget(tuple(r), parse_attacks(attack, len(tuple(r))))
+    sizes = attacked_sizes(setting, budget)
+    bounds = label_bounds(votes, alpha)
+    masses = SubsampleMasses.of(sizes)
+    decision = decide(bounds.p_a_lower, bounds.p_b_upper, masses)
+    return Certification(
+        setting.method, votes, alpha_fraction(alpha), setting, budget, bounds, masses, decision
+    )
+
+
+@dataclass(frozen=True)
+class RadiusResult:
+    """Clause R1: the largest t >= 0 with r = t * ratio certified; None if not even t = 0."""
+
+    label: int
+    radius: int | None
+    ratio: tuple[int, ...]
+    attack: tuple[Attack, ...]
+    bounds: LabelBounds
+    #: the largest t for which r = t*ratio is a valid budget at all (None: unbounded)
+    search_limit: int | None
+
+
+def certified_at(bounds: LabelBounds, setting: Setting, budget: Budget) -> bool:
+    """Clause T1.4 for given bounds, setting and budget (no re-estimation of the bounds)."""
+    masses = SubsampleMasses.of(attacked_sizes(setting, budget))
+    return decide(bounds.p_a_lower, bounds.p_b_upper, masses).certified
+
+
+def radius(
+    counts: Sequence[int],
+    alpha,
+    n: Sequence[int],
+    k: Sequence[int],
+    ratio: Sequence[int],
+    attack: str | Sequence[str] = "modify",
+    method: Method | str = Method.MMCERT,
+) -> RadiusResult:
+    """Clause R1: the largest integer t >= 0 such that r = (t*c_1, ..., t*c_T) is certified.
+
+    Certification is monotone in every r_i (clause T1.5), so the certified t
+    form an interval {0, ..., t*}; t* is found by exponential then binary
+    search, each probe an exact Theorem 1 decision.
+    """
+    votes = Votes(tuple(counts))
+    setting = Setting(tuple(n), tuple(k), Method(method))
+    ratio = tuple(int(c) for c in ratio)
+    if len(ratio) != setting.modalities:
+        raise InvalidParameterError(f"--ratio has {len(ratio)} entries but --n has {setting.modalities}")
+    if any(c < 0 for c in ratio):
+        raise InvalidParameterError("--ratio entries must be non-negative")
+    if not any(ratio):
+        raise InvalidParameterError("--ratio is all zeros: the radius would be unbounded")
+    attacks = parse_attacks(attack, setting.modalities)
+    bounds = label_bounds(votes, alpha)
+    limit = max_radius_multiplier(setting, ratio, attacks)
+
+    def ok(t: int) -> bool:
+        return certified_at(bounds, setting, Budget(tuple(t * c for c in ratio), attacks))
+
+    if not ok(0):
+        return RadiusResult(votes.label, None, ratio, attacks, bounds, limit)
+    lo = 0  # certified
+    hi = None  # not certified (or past the limit)
+    step = 1
+    while hi is None:
+        t = lo + step
+        if limit is not None and t > limit:
+            t = limit
+            if t <= lo:
+                hi = lo + 1
+                break
+        if ok(t):
+            lo = t
+            if limit is not None and t == limit:
+                hi = t + 1
+            step *= 2
+        else:
+            hi = t
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid
+    return RadiusResult(votes.label, lo, ratio, attacks, bounds, limit)

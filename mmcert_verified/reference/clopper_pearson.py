@@ -1,0 +1,230 @@
+"""One-sided Clopper-Pearson bounds with verified direction (spec clauses CP.1-CP.3).
+
+For ``s`` successes in ``N`` Bernoulli trials and a one-sided level ``t``:
+
+* lower bound (clause CP.1): the ``t`` quantile of Beta(s, N - s + 1); 0 when s = 0.
+  Equivalently the ``x`` solving ``Pr[Bin(N, x) >= s] = t``.
+* upper bound (clause CP.2): the ``1 - t`` quantile of Beta(s + 1, N - s); 1 when
+  s = N.  Equivalently the ``x`` solving ``Pr[Bin(N, x) <= s] = t``.  (The paper's
+  Eq. 7/9 print Beta(s, N - s + 1) here, which is not an upper bound; see spec
+  deviation D1.)
+
+Guarantee (clause CP.3): the returned lower bound ``L`` satisfies
+``Pr[Bin(N, L) >= s] <= t`` and the returned upper bound ``U`` satisfies
+``Pr[Bin(N, U) <= s] <= t``, both checked with the rigorous tail upper bounds of
+:mod:`.binomial_tail` before returning.  Hence L never exceeds the true
+quantile and U never falls below it.  Both are exact decimals (``Fraction``
+with a power-of-ten denominator) with :data:`DIGITS` significant digits, rounded
+towards the safe side; they are within about ``10**-(DIGITS-2)`` relative of the
+true quantile.
+
+scipy supplies the starting guess only; every decision rests on the mpmath check.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from functools import lru_cache
+from typing import Callable
+
+import mpmath
+from mpmath import mpf
+
+from ..errors import InvalidParameterError
+from .binomial_tail import TAIL_PREC, tail_ge_upper, tail_le_upper
+
+#: significant decimal digits of every reported bound (the CLI contract asks for >= 30)
+DIGITS = 40
+
+
+def _level_mpf(level: Fraction) -> mpf:
+    with mpmath.workprec(TAIL_PREC):
+        # rounded down: comparing an upper bound on the tail with a slightly
+        # smaller level only makes the check stricter
+        return mpmath.fdiv(level.numerator, level.denominator, rounding="d")
+
+
+def _to_fraction(level) -> Fraction:
+    if isinstance(level, Fraction):
+        return level
+    if isinstance(level, float):
+        if not math.isfinite(level):
+            raise InvalidParameterError(f"level must be finite, got {level}")
+        return Fraction(level)  # exact binary value of the float
+    return Fraction(level)
+
+
+def _check(successes: int, trials: int, level: Fraction) -> None:
+    if trials <= 0:
+        raise InvalidParameterError(f"trials must be positive, got {trials}")
+    if not 0 <= successes <= trials:
+        raise InvalidParameterError(f"successes must lie in [0, {trials}], got {successes}")
+    if not 0 < level < 1:
+        raise InvalidParameterError(f"one-sided level must lie in (0, 1), got {level}")
+
+
+def _round_sig(x: mpf, down: bool) -> Fraction:
+    """x rounded to DIGITS significant digits, down or up, as an exact decimal."""
+    if x <= 0:
+        return Fraction(0)
+    if x >= 1:
+        return Fraction(1)
+    with mpmath.workprec(TAIL_PREC + 64):
+        e = int(mpmath.floor(mpmath.log10(x)))
+        m = DIGITS - 1 - e
+        scaled = x * mpf(10) ** m
+        v = int(mpmath.floor(scaled)) if down else int(mpmath.ceil(scaled))
+    return Fraction(v, 10**m)
+
+
+def _step(value: Fraction, down: bool) -> Fraction:
+    """Move one unit in the last reported digit (used if the check fails)."""
+    if value == 0 or value == 1:
+        return value
+    e = math.floor(math.log10(value.numerator) - math.log10(value.denominator))
+    unit = Fraction(1, 10 ** (DIGITS - 1 - e))
+    return max(Fraction(0), value - unit) if down else min(Fraction(1), value + unit)
+
+
+def _solve(g: Callable[[mpf], mpf], increasing: bool, level: mpf, guess: float) -> tuple[mpf, mpf]:
+    """Bracket the x where the monotone g crosses level; return (safe, other) ends.
+
+    ``safe`` satisfies g(safe) <= level; ``other`` has g(other) > level; they are
+    within 10**-(DIGITS+4) relative of each other.
+    """
+
+    def bad(x: mpf) -> bool:  # True on the unsafe side
+        return g(x) > level
+
+    with mpmath.workprec(TAIL_PREC):
+        if increasing:
+            safe_end, unsafe_end = mpf(0), mpf(1)
+        else:
+            safe_end, unsafe_end = mpf(1), mpf(0)
+        if math.isfinite(guess) and 0.0 < guess < 1.0:
+            x0 = mpf(guess)
+            for rel in (mpf("1e-9"), mpf("1e-6"), mpf("1e-3")):
+                lo, hi = x0 * (1 - rel), min(mpf(1), x0 * (1 + rel))
+                if increasing:
+                    if not bad(lo) and bad(hi):
+                        safe_end, unsafe_end = lo, hi
+                        break
+                else:
+                    if bad(lo) and not bad(hi):
+                        safe_end, unsafe_end = hi, lo
+                        break
+        # Illinois (modified regula falsi) on log g - log level, bisection fallback
+        log_level = mpmath.log(level)
+
+        def h(x: mpf) -> mpf | None:
+            v = g(x)
+            return mpmath.log(v) - log_level if v > 0 else None
+
+        hs, hu = h(safe_end), h(unsafe_end)
+        side = 0
+        tol = mpf(10) ** (-(DIGITS + 4))
+        for _ in range(400):
+            width = abs(unsafe_end - safe_end)
+            if width <= tol * max(abs(safe_end), abs(unsafe_end)):
+                break
+            if hs is not None and hu is not None and hu != hs:
+                x = safe_end - hs * (unsafe_end - safe_end) / (hu - hs)
+                lo, hi = sorted((safe_end, unsafe_end))
+                if not (lo < x < hi) or abs(x - safe_end) < width * mpf(2) ** -200 and abs(x - unsafe_end) < width * mpf(2) ** -200:
+                    x = (safe_end + unsafe_end) / 2
+            else:
+                x = (safe_end + unsafe_end) / 2
+                if safe_end > 0 and unsafe_end > 0 and min(safe_end, unsafe_end) > 0 and width > min(safe_end, unsafe_end):
+                    x = mpmath.sqrt(safe_end * unsafe_end)  # geometric mean: bisection in log space
+            hx = h(x)
+            if g(x) > level:
+                unsafe_end, hu = x, hx
+                if side == -1 and hs is not None:
+                    hs /= 2
+                side = -1
+            else:
+                safe_end, hs = x, hx
+                if side == +1 and hu is not None:
+                    hu /= 2
+                side = +1
+        return safe_end, unsafe_end
+
+
+@lru_cache(maxsize=65536)
+def _cp_lower_cached(successes: int, trials: int, level: Fraction) -> Fraction:
+    if successes == 0:
+        return Fraction(0)
+    lvl = _level_mpf(level)
+    try:
+        from scipy.special import betaincinv
+
+        guess = float(betaincinv(successes, trials - successes + 1, float(level)))
+    except Exception:  # pragma: no cover - scipy only seeds the search
+        guess = float("nan")
+    g = lambda x: tail_ge_upper(trials, successes, x)  # noqa: E731
+    safe, _ = _solve(g, True, lvl, guess)
+    value = _round_sig(safe, down=True)
+    while value > 0 and tail_ge_upper(trials, successes, value) > lvl:
+        value = _step(value, down=True)
+    return value
+
+
+@lru_cache(maxsize=65536)
+def _cp_upper_cached(successes: int, trials: int, level: Fraction) -> Fraction:
+    if successes == trials:
+        return Fraction(1)
+    lvl = _level_mpf(level)
+    try:
+        from scipy.special import betainccinv
+
+        guess = float(betainccinv(successes + 1, trials - successes, float(level)))
+    except Exception:  # pragma: no cover
+        guess = float("nan")
+    g = lambda x: tail_le_upper(trials, successes, x)  # noqa: E731
+    safe, _ = _solve(g, False, lvl, guess)
+    value = _round_sig(safe, down=False)
+    while value < 1 and tail_le_upper(trials, successes, value) > lvl:
+        value = _step(value, down=False)
+    return value
+
+
+def cp_lower(successes: int, trials: int, level) -> Fraction:
+    """Clause CP.1: one-sided lower Clopper-Pearson bound at level ``level``.
+
+    With probability at least ``1 - level`` over the binomial draw, the true
+    success probability is >= the returned value.  Exactly 0 when s = 0.
+    """
+    level = _to_fraction(level)
+    _check(successes, trials, level)
+    return _cp_lower_cached(int(successes), int(trials), level)
+
+
+def cp_upper(successes: int, trials: int, level) -> Fraction:
+    """Clause CP.2: one-sided upper Clopper-Pearson bound at level ``level``.
+
+    With probability at least ``1 - level`` over the binomial draw, the true
+    success probability is <= the returned value.  Exactly 1 when s = N.
+    """
+    level = _to_fraction(level)
+    _check(successes, trials, level)
+    return _cp_upper_cached(int(successes), int(trials), level)
+
+
+def decimal_string(value: Fraction, digits: int = DIGITS) -> str:
+    """An exact decimal Fraction (power-of-ten denominator) as a plain decimal string."""
+    if value == 0:
+        return "0"
+    if value == 1:
+        return "1"
+    den = value.denominator
+    m = 0
+    while 10**m < den:
+        m += 1
+    if 10**m % den:
+        # not a decimal: fall back to a correctly-rounded-down decimal of `digits` digits
+        with mpmath.workprec(TAIL_PREC):
+            return mpmath.nstr(mpf(value.numerator) / den, digits, strip_zeros=False)
+    num = value.numerator * (10**m // den)
+    s = str(num).rjust(m + 1, "0")
+    return f"{s[:-m]}.{s[-m:]}" if m else s

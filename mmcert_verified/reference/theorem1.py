@@ -1,0 +1,98 @@
+"""Theorem 1 in exact integer arithmetic (spec clauses T1.1-T1.5).
+
+With P_n = prod_i C(n_i, k_i), P_n' = prod_i C(n'_i, k_i), P_e = prod_i C(e_i, k_i)
+(clause T1.1), a = floor(p_A * P_n) and b = ceil(p_B * P_n) (the delta_l / delta_u
+rounding, clause T1.2), Theorem 1's condition (Eq. 4 > Eq. 5, strict, clause T1.3)
+is equivalent to the integer inequality
+
+    a - b  >  P_n + P_n' - 2 P_e                                   (T1.4)
+
+Both sides are Python integers, so the decision involves no floating point at
+all; the only inexact inputs, p_A and p_B, are exact decimals rounded to the
+safe side by :mod:`.clopper_pearson`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+
+from ..threat_model import AttackedSizes
+
+
+@lru_cache(maxsize=4096)
+def comb(n: int, k: int) -> int:
+    """C(n, k) as an exact integer (0 when k > n)."""
+    return math.comb(n, k)
+
+
+@dataclass(frozen=True)
+class SubsampleMasses:
+    """Clause T1.1: the three exact binomial products of Theorem 1."""
+
+    p_n: int
+    p_n_prime: int
+    p_e: int
+
+    @classmethod
+    def of(cls, sizes: AttackedSizes) -> "SubsampleMasses":
+        p_n = p_np = p_e = 1
+        for n, np_, e, k in zip(sizes.n, sizes.n_prime, sizes.e, sizes.k):
+            p_n *= comb(n, k)
+            p_np *= comb(np_, k)
+            p_e *= comb(e, k)
+        return cls(p_n, p_np, p_e)
+
+    @property
+    def threshold(self) -> int:
+        """The right-hand side of T1.4: P_n + P_n' - 2 P_e."""
+        return self.p_n + self.p_n_prime - 2 * self.p_e
+
+
+@dataclass(frozen=True)
+class Theorem1Decision:
+    """The exact outcome of clause T1.4 for one (p_A, p_B, masses).
+
+    ``lower_a`` and ``upper_b`` are Eq. 4 and Eq. 5 (the closed-form bounds on
+    Pr[g(Y) = A] and Pr[g(Y) = B] after the attack, unclamped); ``gap`` is their
+    difference, positive exactly when ``certified``.
+    """
+
+    certified: bool
+    a: int
+    b: int
+    threshold: int
+    lower_a: Fraction
+    upper_b: Fraction
+
+    @property
+    def gap(self) -> Fraction:
+        return self.lower_a - self.upper_b
+
+
+def floor_mul(p: Fraction, m: int) -> int:
+    """floor(p * m) exactly."""
+    return (p.numerator * m) // p.denominator
+
+
+def ceil_mul(p: Fraction, m: int) -> int:
+    """ceil(p * m) exactly."""
+    return -((-p.numerator * m) // p.denominator)
+
+
+def decide(p_a: Fraction, p_b: Fraction, masses: SubsampleMasses) -> Theorem1Decision:
+    """Clause T1.4: does Theorem 1 certify with bounds p_A (lower) and p_B (upper)?
+
+    Guarantee: if Pr[g(X) = A] >= p_A and Pr[g(X) = l] <= p_B for every l != A,
+    and ``certified`` is True, then Pr[g(Y) = A] > Pr[g(Y) = l] for every l != A
+    and every attacked input within the budget that produced ``masses``.
+    """
+    p_a, p_b = Fraction(p_a), Fraction(p_b)
+    a = floor_mul(p_a, masses.p_n)
+    b = ceil_mul(p_b, masses.p_n)
+    thr = masses.threshold
+    lower_a = Fraction(a - masses.p_n + masses.p_e, masses.p_n_prime)
+    upper_b = Fraction(b + masses.p_n_prime - masses.p_e, masses.p_n_prime)
+    return Theorem1Decision(a - b > thr, a, b, thr, lower_a, upper_b)

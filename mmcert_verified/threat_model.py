@@ -1,0 +1,225 @@
+"""The threat model: modalities, sub-sampling sizes, attack budgets (spec clauses S1-S3).
+
+A *setting* fixes the sub-sampling: modality ``i`` holds ``n[i]`` basic elements
+of which ``k[i]`` are kept, independently per modality (MMCert, clause S1), or
+all modalities are pooled into one list of ``sum(n)`` elements of which ``k``
+are kept (the randomized-ablation baseline, clause S4).
+
+A *budget* fixes the attack: modality ``i`` is attacked by ``attack[i]``
+(modify, add or delete) with at most ``r[i]`` elements (clause S2).  From
+(n, r, attack) follow the sizes the theorem needs (clause S3):
+
+===========  ===========  ===========
+attack       e_i          n'_i
+===========  ===========  ===========
+modify       n_i - r_i    n_i
+add          n_i          n_i + r_i
+delete       n_i - r_i    n_i - r_i
+===========  ===========  ===========
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from .errors import InvalidParameterError
+
+
+class Attack(str, enum.Enum):
+    """What the attacker may do to the elements of one modality (clause S2)."""
+
+    MODIFY = "modify"
+    ADD = "add"
+    DELETE = "delete"
+
+
+class Method(str, enum.Enum):
+    """Which sub-sampling the ensemble uses (clauses S1 and S4)."""
+
+    MMCERT = "mmcert"
+    ABLATION = "ablation"
+
+
+def _as_int(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if hasattr(value, "__index__") and not isinstance(value, (bool, float)):
+            value = int(value.__index__())  # numpy integers
+        else:
+            raise InvalidParameterError(f"{what} must be an integer, got {value!r}")
+    return int(value)
+
+
+def _int_tuple(values: Iterable[object], what: str) -> tuple[int, ...]:
+    out = tuple(_as_int(v, what) for v in values)
+    if not out:
+        raise InvalidParameterError(f"{what} must not be empty")
+    for v in out:
+        if v < 0:
+            raise InvalidParameterError(f"{what} must be non-negative, got {v}")
+    return out
+
+
+def parse_attacks(attack: str | Attack | Sequence[str | Attack], modalities: int) -> tuple[Attack, ...]:
+    """Normalise an attack spec: one attack for every modality, or one per modality."""
+    if isinstance(attack, (str, Attack)):
+        items = [attack] if isinstance(attack, Attack) else str(attack).split(",")
+    else:
+        items = list(attack)
+    try:
+        parsed = tuple(a if isinstance(a, Attack) else Attack(str(a).strip().lower()) for a in items)
+    except ValueError:
+        raise InvalidParameterError(
+            f"unknown attack {attack!r}: use modify, add or delete (one, or one per modality)"
+        ) from None
+    if len(parsed) == 1:
+        parsed = parsed * modalities
+    if len(parsed) != modalities:
+        raise InvalidParameterError(
+            f"{len(parsed)} attacks given for {modalities} modalities"
+        )
+    return parsed
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Sub-sampling setting (clauses S1, S4).
+
+    ``n`` has one entry per modality.  For :attr:`Method.MMCERT` ``k`` has one
+    entry per modality; for :attr:`Method.ABLATION` it has exactly one entry,
+    the number of elements kept from the pooled list of ``sum(n)`` elements.
+    """
+
+    n: tuple[int, ...]
+    k: tuple[int, ...]
+    method: Method = Method.MMCERT
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "n", _int_tuple(self.n, "n"))
+        object.__setattr__(self, "k", _int_tuple(self.k, "k"))
+        object.__setattr__(self, "method", Method(self.method))
+        if self.method is Method.MMCERT:
+            if len(self.k) != len(self.n):
+                raise InvalidParameterError(
+                    f"--k has {len(self.k)} entries but --n has {len(self.n)}: give one k per modality"
+                )
+            for i, (n_i, k_i) in enumerate(zip(self.n, self.k), 1):
+                if k_i > n_i:
+                    raise InvalidParameterError(f"modality {i}: k = {k_i} exceeds n = {n_i}")
+        else:
+            if len(self.k) != 1:
+                raise InvalidParameterError(
+                    f"the ablation baseline keeps one pooled k, got {len(self.k)} values"
+                )
+            if self.k[0] > sum(self.n):
+                raise InvalidParameterError(
+                    f"pooled k = {self.k[0]} exceeds the pooled n = {sum(self.n)}"
+                )
+
+    @property
+    def modalities(self) -> int:
+        return len(self.n)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Attack budget (clause S2): at most ``r[i]`` elements of modality i, by ``attack[i]``."""
+
+    r: tuple[int, ...]
+    attack: tuple[Attack, ...]
+
+    def __post_init__(self) -> None:
+        r = _int_tuple(self.r, "r")
+        object.__setattr__(self, "r", r)
+        object.__setattr__(self, "attack", parse_attacks(self.attack, len(r)))
+
+
+@dataclass(frozen=True)
+class AttackedSizes:
+    """The sizes Theorem 1 needs (clause S3), for the (possibly pooled) lists.
+
+    ``n``: elements before the attack; ``n_prime``: after; ``e``: shared by both;
+    ``k``: elements kept.  One entry per sub-sampled list: T entries for MMCert,
+    one pooled entry for the baseline.
+    """
+
+    n: tuple[int, ...]
+    n_prime: tuple[int, ...]
+    e: tuple[int, ...]
+    k: tuple[int, ...]
+
+
+def attacked_sizes(setting: Setting, budget: Budget) -> AttackedSizes:
+    """Clause S3 (and S4 for the pooled baseline): (e_i, n'_i) from (n_i, r_i, attack_i).
+
+    Raises :class:`InvalidParameterError` when the budget does not fit the
+    setting: modifying or deleting more elements than a modality has, or
+    deleting so many that fewer than k elements remain to be sub-sampled.
+    """
+    if len(budget.r) != setting.modalities:
+        raise InvalidParameterError(
+            f"--r has {len(budget.r)} entries but --n has {setting.modalities}"
+        )
+    e: list[int] = []
+    n_prime: list[int] = []
+    for i, (n_i, r_i, att) in enumerate(zip(setting.n, budget.r, budget.attack), 1):
+        if att is Attack.ADD:
+            e.append(n_i)
+            n_prime.append(n_i + r_i)
+            continue
+        if r_i > n_i:
+            raise InvalidParameterError(
+                f"modality {i}: cannot {att.value} r = {r_i} of only n = {n_i} elements"
+            )
+        e.append(n_i - r_i)
+        n_prime.append(n_i if att is Attack.MODIFY else n_i - r_i)
+    if setting.method is Method.MMCERT:
+        for i, (np_i, k_i) in enumerate(zip(n_prime, setting.k), 1):
+            if np_i < k_i:
+                raise InvalidParameterError(
+                    f"modality {i}: deleting leaves {np_i} elements, fewer than k = {k_i}"
+                )
+        return AttackedSizes(setting.n, tuple(n_prime), tuple(e), setting.k)
+    pooled_np = sum(n_prime)
+    if pooled_np < setting.k[0]:
+        raise InvalidParameterError(
+            f"deleting leaves {pooled_np} pooled elements, fewer than k = {setting.k[0]}"
+        )
+    return AttackedSizes((sum(setting.n),), (pooled_np,), (sum(e),), setting.k)
+
+
+def max_radius_multiplier(setting: Setting, ratio: Sequence[int], attack: Sequence[Attack]) -> int | None:
+    """Largest t for which r = t*ratio is a valid budget with e_i >= k_i everywhere.
+
+    Beyond it some P_e is 0 (or a deletion leaves fewer than k elements) and
+    Theorem 1 cannot certify (clause T1.4), so a radius search may stop there.
+    Returns ``None`` when t is unbounded (additions only).
+    """
+    bound: int | None = None
+
+    def tighten(limit: int) -> None:
+        nonlocal bound
+        bound = limit if bound is None else min(bound, limit)
+
+    if setting.method is Method.MMCERT:
+        for n_i, k_i, c_i, att in zip(setting.n, setting.k, ratio, attack):
+            if c_i > 0 and att is not Attack.ADD:
+                tighten((n_i - k_i) // c_i)
+    else:
+        lost = sum(c for c, att in zip(ratio, attack) if att is not Attack.ADD)
+        if lost > 0:
+            tighten((sum(setting.n) - setting.k[0]) // lost)
+    return bound
+
+
+def check_alpha(alpha: float) -> float:
+    """The confidence level must lie strictly inside (0, 1)."""
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"alpha must be a number in (0, 1), got {alpha!r}") from None
+    if not math.isfinite(value) or not 0.0 < value < 1.0:
+        raise InvalidParameterError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
+    return value
