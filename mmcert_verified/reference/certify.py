@@ -44,7 +44,7 @@ class LabelBounds:
 
 
 def alpha_fraction(alpha) -> Fraction:
-    """alpha as an exact rational (a float's exact binary value; strings parsed exactly)."""
+    """alpha as an exact rational: strings parsed exactly, floats read as their shortest decimal."""
     if isinstance(alpha, Fraction):
         value = alpha
     elif isinstance(alpha, str):
@@ -53,8 +53,9 @@ def alpha_fraction(alpha) -> Fraction:
         except (ValueError, ZeroDivisionError):
             raise InvalidParameterError(f"alpha must be a number in (0, 1), got {alpha!r}") from None
     else:
-        check_alpha(alpha)
-        value = Fraction(float(alpha))
+        # a float is read as the decimal it prints as (0.001 -> 1/1000): that is
+        # what the user wrote, and it is the smaller of the two for 0.001
+        value = Fraction(repr(check_alpha(alpha)))
     if not 0 < value < 1:
         raise InvalidParameterError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
     return value

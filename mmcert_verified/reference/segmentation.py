@@ -1,0 +1,490 @@
+"""Certified segmentation with the exact reference engine (spec clauses SEG.1-SEG.7).
+
+Per pixel j the ensemble predicts A_j = argmax_l N_l^j with runner-up B_j
+(clause V1).  Pixel j is certified at level a when Theorem 1 (clause T1.4)
+holds with p_A = cp_lower(N_A^j, N, a/C) and p_B = cp_upper(N_B^j, N, a/C)
+(clause SEG.1).  Certification is monotone in a, so
+
+    alpha*_j = inf { a in (0, 1) : pixel j is certified at level a }     (SEG.2)
+
+is a valid p-value for "pixel j is not certifiably stable", and the Holm
+step-down at family level alpha over all n_o pixels (clause SEG.3) bounds the
+probability of certifying any unstable pixel by alpha.
+
+alpha*_j depends only on (N_A^j, N_B^j) once N, C, the setting and the budget
+are fixed, so it is computed once per distinct pair.  The value returned for
+a pair is a level at which the pair **is certified** by the reference decision
+(so it is never below the true infimum) and at which a level 1e-9 lower is not
+(so it is within about 2e-9 relative of the infimum).  Pairs not certified at
+the family level alpha itself get alpha* = 1: Holm can never accept them, since
+every Holm threshold is at most alpha.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..errors import InvalidParameterError
+from ..threat_model import Attack, Budget, Method, Setting, attacked_sizes, parse_attacks
+from .certify import alpha_fraction
+from .clopper_pearson import cp_lower, cp_upper
+from .theorem1 import SubsampleMasses, decide
+
+#: relative width of the verified bracket around each alpha* (SEG.2)
+ALPHA_STAR_REL = 1e-9
+
+
+# --------------------------------------------------------------------------- votes
+
+@dataclass(frozen=True)
+class PixelVotes:
+    """Per-pixel top-two counts of a (C, P) vote array (clause V1, per pixel)."""
+
+    n_a: np.ndarray  # (P,) int64
+    n_b: np.ndarray  # (P,) int64
+    pred: np.ndarray  # (P,) int64, argmax with lowest index on ties
+    total: int  # N, the same at every pixel
+    classes: int  # C
+
+
+def pixel_votes(counts: np.ndarray) -> PixelVotes:
+    """Validate a (C, P) integer vote array and extract A, N_A, N_B per pixel. O(C*P) memory."""
+    if counts.ndim != 2:
+        raise InvalidParameterError(f"expected votes of shape (C, P), got {counts.shape}")
+    c, p = counts.shape
+    if c < 1 or p < 1:
+        raise InvalidParameterError(f"empty vote array of shape {counts.shape}")
+    totals = counts.sum(axis=0, dtype=np.int64)
+    n = int(totals[0])
+    if not np.all(totals == n):
+        bad = int(np.flatnonzero(totals != n)[0])
+        raise InvalidParameterError(
+            f"votes must total the same N at every pixel: pixel 0 has {n}, pixel {bad} has {int(totals[bad])}"
+        )
+    if n <= 0:
+        raise InvalidParameterError("votes total N = 0: nothing to certify")
+    pred = np.argmax(counts, axis=0).astype(np.int64)  # numpy argmax: first maximum
+    n_a = np.take_along_axis(counts, pred[None, :], axis=0)[0].astype(np.int64)
+    if c == 1:
+        n_b = np.zeros(p, dtype=np.int64)
+    else:
+        masked = counts.astype(np.int64, copy=True)
+        np.put_along_axis(masked, pred[None, :], -1, axis=0)
+        n_b = masked.max(axis=0)
+    return PixelVotes(n_a, n_b, pred, n, c)
+
+
+def check_vote_array(counts) -> np.ndarray:
+    """Votes must be a non-negative integer array."""
+    arr = np.asarray(counts)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise InvalidParameterError(f"votes must be an integer array, got dtype {arr.dtype}")
+    if arr.size and arr.min() < 0:
+        raise InvalidParameterError("votes must be non-negative")
+    return arr.astype(np.int64, copy=False)
+
+
+# --------------------------------------------------------------------------- alpha*
+
+@dataclass(frozen=True)
+class PixelProblem:
+    """What alpha*_j depends on besides (N_A, N_B): N, C and the Theorem 1 masses (SEG.2)."""
+
+    total: int
+    classes: int
+    masses: SubsampleMasses
+
+
+def certified_at_level(pair: tuple[int, int], problem: PixelProblem, level_alpha: Fraction) -> bool:
+    """Clause SEG.1: is a pixel with votes (N_A, N_B) certified at overall level alpha?"""
+    n_a, n_b = pair
+    t = level_alpha / problem.classes
+    p_a = cp_lower(n_a, problem.total, t)
+    p_b = cp_upper(n_b, problem.total, t) if problem.classes > 1 else Fraction(0)
+    return decide(p_a, p_b, problem.masses).certified
+
+
+def _float_guess(pair: tuple[int, int], problem: PixelProblem, cap: float) -> float:
+    """Float estimate of alpha* (scipy); only a starting point, checked exactly afterwards."""
+    from scipy.optimize import brentq
+    from scipy.special import betainccinv, betaincinv
+
+    n_a, n_b = pair
+    N, C = problem.total, problem.classes
+    m = problem.masses
+    delta = m.threshold / m.p_n if m.p_n < 10**300 else float(Fraction(m.threshold, m.p_n))
+
+    def gap(log_a: float) -> float:
+        t = math.exp(log_a) / C
+        lo = betaincinv(n_a, N - n_a + 1, t) if n_a > 0 else 0.0
+        up = betainccinv(n_b + 1, N - n_b, t) if (n_b < N and C > 1) else (0.0 if C == 1 else 1.0)
+        return lo - up - delta
+
+    hi = math.log(cap)
+    lo = -745.0
+    try:
+        if gap(lo) > 0:
+            return math.exp(lo)
+        if gap(hi) <= 0:
+            return cap
+        return math.exp(brentq(gap, lo, hi, xtol=1e-14, rtol=1e-13))
+    except (ValueError, OverflowError):
+        return float("nan")
+
+
+def alpha_star(pair: tuple[int, int], problem: PixelProblem, alpha) -> Fraction:
+    """Clause SEG.2: a verified upper bound on alpha*_j for a pixel with votes ``pair``.
+
+    Returns 1 when the pixel is not certified at the family level ``alpha``
+    (Holm cannot accept it).  Otherwise returns a level at which the reference
+    decision certifies the pixel, within ~2e-9 relative of the infimum.
+    """
+    alpha = alpha_fraction(alpha)
+    if not certified_at_level(pair, problem, alpha):
+        return Fraction(1)
+    guess = _float_guess(pair, problem, float(alpha))
+    if math.isfinite(guess) and guess > 0:
+        hi = Fraction(guess * (1 + ALPHA_STAR_REL))
+        lo = Fraction(guess * (1 - ALPHA_STAR_REL))
+        if hi >= alpha:
+            hi = alpha
+        if certified_at_level(pair, problem, hi) and (lo <= 0 or not certified_at_level(pair, problem, lo)):
+            return hi
+    # fallback: geometric bisection with exact decisions on (tiny, alpha]
+    hi = alpha
+    lo = Fraction(1, 2**1100)
+    if certified_at_level(pair, problem, lo):
+        return lo
+    while hi / lo > 1 + ALPHA_STAR_REL:
+        mid = Fraction(math.sqrt(float(lo) * float(hi))) if float(lo) > 0 else (lo + hi) / 2
+        if not lo < mid < hi:
+            mid = (lo + hi) / 2
+        if certified_at_level(pair, problem, mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+# --------------------------------------------------------------------------- Holm
+
+def holm_accept(alpha_stars: np.ndarray, alpha, values: Sequence[Fraction] | None = None) -> np.ndarray:
+    """Clause SEG.3: Holm-Bonferroni step-down at family level alpha.
+
+    ``alpha_stars`` holds, per pixel, an index into ``values`` (distinct
+    Fractions, any order) or, when ``values`` is None, the p-values themselves
+    as floats (exact binary values are used).  Sorted ascending, hypothesis (j)
+    (1-based) is rejected -- the pixel certified -- while
+    alpha*_(j) <= alpha / (m + 1 - j); the first failure stops the procedure.
+    Ties cannot straddle the stopping point (a tie that passes at j passes at
+    every later j, whose threshold is larger), so the result is a threshold on
+    the value.  All comparisons are exact rationals.
+    """
+    alpha = alpha_fraction(alpha)
+    if values is None:
+        uniq, inverse = np.unique(np.asarray(alpha_stars, dtype=np.float64), return_inverse=True)
+        vals = [Fraction(float(v)) for v in uniq]
+        idx = inverse.reshape(-1)
+    else:
+        vals = list(values)
+        idx = np.asarray(alpha_stars).reshape(-1)
+    m = idx.size
+    counts = np.bincount(idx, minlength=len(vals))
+    order = sorted(range(len(vals)), key=lambda i: vals[i])
+    accepted_value_ids = []
+    before = 0  # pixels with a smaller value
+    for i in order:
+        if counts[i] == 0:
+            continue
+        j = before + 1  # the first (hardest) position of this group
+        if vals[i] * (m + 1 - j) <= alpha:
+            accepted_value_ids.append(i)
+            before += int(counts[i])
+        else:
+            break
+    accept = np.zeros(len(vals), dtype=bool)
+    accept[accepted_value_ids] = True
+    return accept[idx]
+
+
+# --------------------------------------------------------------------------- metrics
+
+def _ratio(num: int, den: int) -> float:
+    """num/den with 0/0 := 1 (clause SEG.6: nothing to find and nothing missed)."""
+    if den == 0:
+        return 1.0
+    return num / den
+
+
+@dataclass(frozen=True)
+class ClassCounts:
+    """Certified confusion counts of one class, one-vs-rest (clause SEG.4)."""
+
+    tp: int
+    tn: int
+    fp: int
+    fn: int
+
+
+def class_counts(pred: np.ndarray, labels: np.ndarray, stable: np.ndarray, c: int) -> ClassCounts:
+    is_c_pred = pred == c
+    is_c_true = labels == c
+    tp = int(np.count_nonzero(stable & is_c_pred & is_c_true))
+    tn = int(np.count_nonzero(stable & ~is_c_pred & ~is_c_true))
+    fp = int(np.count_nonzero(is_c_pred)) - tp
+    fn = int(np.count_nonzero(~is_c_pred)) - tn
+    return ClassCounts(tp, tn, fp, fn)
+
+
+@dataclass(frozen=True)
+class SegmentationMetrics:
+    """Certified metrics of one image (clauses SEG.4-SEG.6)."""
+
+    pixel_accuracy: float
+    f_score: float  # mean over classes
+    iou: float  # mean over classes
+    per_class_f_score: tuple[float, ...]
+    per_class_iou: tuple[float, ...]
+
+
+def certified_metrics(
+    pred: np.ndarray,
+    labels: np.ndarray,
+    stable: np.ndarray,
+    classes: int,
+    segmented_attack: Attack = Attack.MODIFY,
+    r_o: int = 0,
+) -> SegmentationMetrics:
+    """Clauses SEG.4 (modification), SEG.5 (addition / deletion of r_o elements of m_o), SEG.6.
+
+    Pixel accuracy counts stable, correctly predicted pixels (for C = 2 this is
+    the paper's (TP+TN)/(TP+TN+FP+FN) of either class).  F-score and IoU are
+    per class, one-vs-rest, then averaged over the C classes.
+    """
+    n_o = int(pred.size)
+    correct = int(np.count_nonzero(stable & (pred == labels)))
+    if segmented_attack is Attack.MODIFY:
+        pa = correct / n_o
+    elif segmented_attack is Attack.ADD:
+        pa = correct / (n_o + r_o)
+    else:
+        pa = max(correct - r_o, 0) / (n_o - r_o)
+    fs, ious = [], []
+    for c in range(classes):
+        cc = class_counts(pred, labels, stable, c)
+        tp, wrong = cc.tp, cc.fp + cc.fn
+        if segmented_attack is Attack.ADD:
+            wrong += r_o
+        elif segmented_attack is Attack.DELETE:
+            tp = max(tp - r_o, 0)
+        fs.append(_ratio(2 * tp, 2 * tp + wrong))
+        ious.append(_ratio(tp, tp + wrong))
+    return SegmentationMetrics(pa, float(np.mean(fs)), float(np.mean(ious)), tuple(fs), tuple(ious))
+
+
+# --------------------------------------------------------------------------- driver
+
+@dataclass(frozen=True)
+class ImageResult:
+    """One image's certification: the certified mask, predictions and metrics."""
+
+    certified: np.ndarray  # bool, the image's spatial shape
+    pred: np.ndarray  # int, the image's spatial shape
+    alpha_star: np.ndarray  # float64 (exact binary values of the Fractions used), spatial shape
+    metrics: SegmentationMetrics | None
+
+    def to_json(self) -> dict:
+        n_cert = int(np.count_nonzero(self.certified))
+        doc = {
+            "pixels": int(self.certified.size),
+            "certified_pixels": n_cert,
+            "abstained_pixels": int(self.certified.size) - n_cert,
+        }
+        if self.metrics is not None:
+            m = self.metrics
+            doc.update(
+                pixel_accuracy=m.pixel_accuracy,
+                f_score=m.f_score,
+                iou=m.iou,
+                per_class={"f_score": list(m.per_class_f_score), "iou": list(m.per_class_iou)},
+            )
+        return doc
+
+
+@dataclass(frozen=True)
+class SegmentationResult:
+    """Certification of one image or a batch (clause SEG)."""
+
+    images: tuple[ImageResult, ...]
+    batched: bool
+    method: Method
+    alpha: Fraction
+    setting: Setting
+    budget: Budget
+    segmented_attack: Attack
+    r_o: int
+    classes: int
+    total: int
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def certified_mask(self) -> np.ndarray:
+        masks = np.stack([im.certified for im in self.images])
+        return masks if self.batched else masks[0]
+
+    def to_json(self) -> dict:
+        per = [im.to_json() for im in self.images]
+        head = {
+            "method": self.method.value,
+            "alpha": str(self.alpha) if self.alpha.denominator != 1 else str(self.alpha.numerator),
+            "N": self.total,
+            "C": self.classes,
+            "n": list(self.setting.n),
+            "k": list(self.setting.k),
+            "r": list(self.budget.r),
+            "attack": [a.value for a in self.budget.attack],
+            "segmented_attack": self.segmented_attack.value,
+            "r_o": self.r_o,
+        }
+        head.update(self.extra)
+        if not self.batched:
+            head.update(per[0])
+            return head
+        head["images"] = per
+        head["pixels"] = sum(d["pixels"] for d in per)
+        head["certified_pixels"] = sum(d["certified_pixels"] for d in per)
+        head["abstained_pixels"] = sum(d["abstained_pixels"] for d in per)
+        if self.images[0].metrics is not None:
+            for key in ("pixel_accuracy", "f_score", "iou"):
+                head[key] = float(np.mean([d[key] for d in per]))
+            head["per_class"] = {
+                key: [float(v) for v in np.mean([d["per_class"][key] for d in per], axis=0)]
+                for key in ("f_score", "iou")
+            }
+        return head
+
+
+@dataclass(frozen=True)
+class SegmentationProblem:
+    """Everything about a segmentation certification except the votes."""
+
+    alpha: Fraction
+    setting: Setting
+    budget: Budget
+    sizes_masses: SubsampleMasses
+    segmented_attack: Attack
+    r_o: int
+
+
+def prepare(
+    counts, alpha, n, k, r, attack, method, labels, segmented_attack, r_o, segmented_modality
+) -> tuple[np.ndarray, np.ndarray | None, bool, SegmentationProblem]:
+    """Validate inputs (shapes, N, labels, threat model) for both engines."""
+    votes = check_vote_array(counts)
+    if votes.ndim not in (2, 3, 4):
+        raise InvalidParameterError(
+            f"votes must have shape (C, H, W), (C, P) or (B, C, H, W), got {votes.shape}"
+        )
+    batched = votes.ndim == 4
+    batch = votes if batched else votes[None]
+    lab = None
+    if labels is not None:
+        lab = np.asarray(labels)
+        if lab.dtype == bool or not np.issubdtype(lab.dtype, np.integer):
+            raise InvalidParameterError(f"labels must be an integer array, got dtype {lab.dtype}")
+        want = batch.shape[:1] + batch.shape[2:]
+        lab_b = lab if batched else lab[None]
+        if lab_b.shape != want:
+            raise InvalidParameterError(
+                f"labels of shape {lab.shape} do not match votes of shape {votes.shape}"
+            )
+        c = batch.shape[1]
+        if lab.size and (lab.min() < 0 or lab.max() >= c):
+            raise InvalidParameterError(f"labels must lie in [0, {c - 1}] (C = {c} classes)")
+        lab = lab_b.astype(np.int64, copy=False)
+    setting = Setting(tuple(n), tuple(k), Method(method))
+    attacks = parse_attacks(attack, setting.modalities)
+    budget = Budget(tuple(r), attacks)
+    o = int(segmented_modality)
+    if not 0 <= o < setting.modalities:
+        raise InvalidParameterError(
+            f"segmented modality {o + 1} does not exist (there are {setting.modalities})"
+        )
+    att_o, r_here = attacks[o], budget.r[o]
+    if segmented_attack is None:
+        seg_att, seg_r = att_o, r_here
+    else:
+        seg_att = parse_attacks(segmented_attack, 1)[0]
+        seg_r = int(r_o) if seg_att is not Attack.MODIFY else r_here
+        if seg_att is not att_o or (seg_att is not Attack.MODIFY and seg_r != r_here):
+            raise InvalidParameterError(
+                f"--segmented-attack {seg_att.value} --r-o {seg_r} disagrees with modality {o + 1}'s "
+                f"--attack {att_o.value} --r {r_here}: the per-pixel certificate must cover the same attack"
+            )
+    pixels = int(np.prod(batch.shape[2:]))
+    if seg_att is Attack.DELETE and seg_r >= pixels:
+        raise InvalidParameterError(f"deleting r_o = {seg_r} of {pixels} segmented elements leaves none")
+    masses = SubsampleMasses.of(attacked_sizes(setting, budget))
+    problem = SegmentationProblem(alpha_fraction(alpha), setting, budget, masses, seg_att, seg_r)
+    return batch, lab, batched, problem
+
+
+def segment(
+    counts,
+    alpha,
+    n: Sequence[int],
+    k: Sequence[int],
+    r: Sequence[int],
+    attack="modify",
+    method="mmcert",
+    labels=None,
+    segmented_attack=None,
+    r_o: int = 0,
+    segmented_modality: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> SegmentationResult:
+    """Certify every pixel of one image or a batch with the reference engine (clause SEG).
+
+    Guarantee (per image): with probability at least 1 - alpha over the N
+    sub-samples, every pixel reported certified keeps its label under every
+    attack in S(M, R) (clause SEG.3).  Metrics are lower bounds on the
+    attacked image's metrics on that event (clauses SEG.4-SEG.6).
+    ``segmented_modality`` is 0-based; the segmented attack defaults to that
+    modality's attack and budget and, when given, must agree with them.
+    """
+    batch, lab, batched, prob = prepare(
+        counts, alpha, n, k, r, attack, method, labels, segmented_attack, r_o, segmented_modality
+    )
+    C = batch.shape[1]
+    spatial = batch.shape[2:]
+    images = []
+    cache: dict[tuple[int, int, int], Fraction] = {}
+    for b in range(batch.shape[0]):
+        pv = pixel_votes(batch[b].reshape(C, -1))
+        problem = PixelProblem(pv.total, C, prob.sizes_masses)
+        keys = pv.n_a * (pv.total + 1) + pv.n_b
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        values = []
+        for i, key in enumerate(uniq):
+            pair = (int(key) // (pv.total + 1), int(key) % (pv.total + 1))
+            ck = (pv.total, pair[0], pair[1])
+            if ck not in cache:
+                cache[ck] = alpha_star(pair, problem, prob.alpha)
+            values.append(cache[ck])
+            if progress is not None:
+                progress(i + 1, len(uniq))
+        stable = holm_accept(inverse.reshape(-1), prob.alpha, values)
+        astar = np.array([float(v) for v in values], dtype=np.float64)[inverse.reshape(-1)]
+        metrics = None
+        if lab is not None:
+            metrics = certified_metrics(pv.pred, lab[b].reshape(-1), stable, C, prob.segmented_attack, prob.r_o)
+        images.append(ImageResult(stable.reshape(spatial), pv.pred.reshape(spatial), astar.reshape(spatial), metrics))
+    return SegmentationResult(
+        tuple(images), batched, prob.setting.method, prob.alpha, prob.setting, prob.budget,
+        prob.segmented_attack, prob.r_o, C, images and int(batch[0].sum(axis=0).reshape(-1)[0]) or 0,
+    )
