@@ -12,12 +12,11 @@ step-down at family level alpha over all n_o pixels (clause SEG.3) bounds the
 probability of certifying any unstable pixel by alpha.
 
 alpha*_j depends only on (N_A^j, N_B^j) once N, C, the setting and the budget
-are fixed, so it is computed once per distinct pair.  The value returned for
-a pair is a level at which the pair **is certified** by the reference decision
-(so it is never below the true infimum) and at which a level 1e-9 lower is not
-(so it is within about 2e-9 relative of the infimum).  Pairs not certified at
-the family level alpha itself get alpha* = 1: Holm can never accept them, since
-every Holm threshold is at most alpha.
+are fixed, so it is computed once per distinct pair, on a fixed grid of levels
+(:func:`alpha_star`): the value is a level at which the pair **is certified**
+by the reference decision (never below the true infimum), within a factor
+1 + 2**-20 of the infimum.  Pairs not certified at the family level alpha get
+alpha* = 1: Holm can never accept them, since no Holm threshold exceeds alpha.
 """
 
 from __future__ import annotations
@@ -35,8 +34,8 @@ from .certify import alpha_fraction
 from .clopper_pearson import cp_lower, cp_upper
 from .theorem1 import SubsampleMasses, decide
 
-#: relative width of the verified bracket around each alpha* (SEG.2)
-ALPHA_STAR_REL = 1e-9
+#: alpha* lives on the grid of binary numbers with GRID_BITS + 1 significant bits (SEG.2)
+GRID_BITS = 20
 
 
 # --------------------------------------------------------------------------- votes
@@ -137,38 +136,65 @@ def _float_guess(pair: tuple[int, int], problem: PixelProblem, cap: float) -> fl
         return float("nan")
 
 
-def alpha_star(pair: tuple[int, int], problem: PixelProblem, alpha) -> Fraction:
-    """Clause SEG.2: a verified upper bound on alpha*_j for a pixel with votes ``pair``.
+def grid_floor(x: float) -> int:
+    """Index of the largest grid level <= x (clause SEG.2's level grid)."""
+    m, e = math.frexp(x)  # x = m * 2**e, 0.5 <= m < 1
+    mant = math.floor(m * 2 ** (GRID_BITS + 1))  # GRID_BITS+1 significant bits, leading bit set
+    return (e + 2000) * 2**GRID_BITS + (mant - 2**GRID_BITS)
 
-    Returns 1 when the pixel is not certified at the family level ``alpha``
-    (Holm cannot accept it).  Otherwise returns a level at which the reference
-    decision certifies the pixel, within ~2e-9 relative of the infimum.
+
+def grid_value(index: int) -> Fraction:
+    """The exact rational grid level of ``index`` (inverse of :func:`grid_floor`)."""
+    e, off = divmod(index, 2**GRID_BITS)
+    mant = off + 2**GRID_BITS
+    e -= 2000
+    exp = e - (GRID_BITS + 1)
+    return Fraction(mant * 2**exp) if exp >= 0 else Fraction(mant, 2**-exp)
+
+
+def alpha_star(pair: tuple[int, int], problem: PixelProblem, alpha) -> Fraction:
+    """Clause SEG.2: alpha*_j on the level grid, for a pixel with votes ``pair``.
+
+    The grid is the set of binary numbers with GRID_BITS + 1 significant bits
+    (relative spacing 2**-GRID_BITS), a machine-independent set of exact
+    rationals.  Returns the smallest grid level g <= alpha at which the
+    reference decision certifies the pixel (alpha itself if no grid level
+    below it does), or 1 when the pixel is not certified at alpha.  Since the
+    pixel is certified at the returned level, it is never below the true
+    infimum; it exceeds it by at most a factor 1 + 2**-GRID_BITS.  The fast
+    engine computes the same function (clause F.5), so both engines feed Holm
+    identical values.
     """
     alpha = alpha_fraction(alpha)
     if not certified_at_level(pair, problem, alpha):
         return Fraction(1)
+    top = grid_floor(float(alpha))
+    while grid_value(top) > alpha:  # float(alpha) may round up
+        top -= 1
+
+    def ok(i: int) -> bool:
+        return certified_at_level(pair, problem, grid_value(i))
+
     guess = _float_guess(pair, problem, float(alpha))
     if math.isfinite(guess) and guess > 0:
-        hi = Fraction(guess * (1 + ALPHA_STAR_REL))
-        lo = Fraction(guess * (1 - ALPHA_STAR_REL))
-        if hi >= alpha:
-            hi = alpha
-        if certified_at_level(pair, problem, hi) and (lo <= 0 or not certified_at_level(pair, problem, lo)):
-            return hi
-    # fallback: geometric bisection with exact decisions on (tiny, alpha]
-    hi = alpha
-    lo = Fraction(1, 2**1100)
-    if certified_at_level(pair, problem, lo):
-        return lo
-    while hi / lo > 1 + ALPHA_STAR_REL:
-        mid = Fraction(math.sqrt(float(lo) * float(hi))) if float(lo) > 0 else (lo + hi) / 2
-        if not lo < mid < hi:
-            mid = (lo + hi) / 2
-        if certified_at_level(pair, problem, mid):
+        g = min(grid_floor(guess), top)
+        # the answer is the smallest certified index; confirm around the float guess
+        for cand in (g, g + 1):
+            if cand <= top and ok(cand) and not ok(cand - 1):
+                return grid_value(cand)
+    if not ok(top):
+        return alpha
+    lo = grid_floor(2.0**-1070)  # certifying there is impossible for any N <= 2**53
+    if ok(lo):
+        return grid_value(lo)
+    hi = top  # ok(hi) and not ok(lo): bisect on grid indices
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
             hi = mid
         else:
             lo = mid
-    return hi
+    return grid_value(hi)
 
 
 # --------------------------------------------------------------------------- Holm

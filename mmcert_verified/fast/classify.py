@@ -1,0 +1,303 @@
+"""Batched classification certificates and radii in torch (spec clauses F.1, F.2, F.4; T1.4; R1).
+
+In units of P_n, the reference certifies iff (a - b)/P_n > Delta := K/P_n =
+1 + rho' - 2 rho_e (clause T1.4), and (a - b)/P_n lies in
+[p_A - p_B - 2/P_n, p_A - p_B] for the reference's bounds.  The fast engine
+brackets both sides:
+
+* Delta in [Delta_lo, Delta_hi] from the log-ratio tables (clause F.2) and their error bounds;
+* (a - b)/P_n in [G_lo, G_hi] from the float CP table (clause F.3), whose entries lie within
+  REL_SLACK of the reference's.
+
+It answers "certified" when G_lo > Delta_hi, "not certified" when G_hi <= Delta_lo,
+and hands everything in between to the reference engine (clause F.1).  So its
+answers equal the reference's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..errors import InvalidParameterError
+from ..reference import certify as ref
+from ..threat_model import (
+    Attack,
+    Budget,
+    Method,
+    Setting,
+    attacked_sizes,
+    max_radius_multiplier,
+    parse_attacks,
+)
+from .confidence import REL_SLACK, cp_table
+from .ratios import U, log_comb_lower, log_ratio_table
+
+
+# --------------------------------------------------------------------------- Delta
+
+@dataclass(frozen=True)
+class DeltaBounds:
+    """Bounds on Delta = K / P_n per budget (inf where the budget cannot be certified)."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+
+
+def _lists(setting: Setting):
+    """(n, k) of each sub-sampled list: one per modality, or the pooled one."""
+    if setting.method is Method.MMCERT:
+        return list(zip(setting.n, setting.k))
+    return [(sum(setting.n), setting.k[0])]
+
+
+def delta_bounds(setting: Setting, budgets: np.ndarray, attacks: Sequence[Attack]) -> DeltaBounds:
+    """Clause F.2/F.4: [Delta_lo, Delta_hi] for each row of ``budgets`` (shape (R, T))."""
+    budgets = np.asarray(budgets, dtype=np.int64)
+    R = budgets.shape[0]
+    log_e = np.zeros(R)
+    log_p = np.zeros(R)
+    err_e = np.zeros(R)
+    err_p = np.zeros(R)
+    invalid = np.zeros(R, dtype=bool)
+
+    def add(dst, dst_err, n, k, r, grow):
+        tab = log_ratio_table(int(n), int(k), int(r.max()) + 1, bool(grow))
+        dst += tab.values[r]
+        dst_err += tab.err[r]
+
+    if setting.method is Method.MMCERT:
+        for i, ((n, k), att) in enumerate(zip(_lists(setting), attacks)):
+            r = budgets[:, i]
+            if att is Attack.ADD:
+                add(log_p, err_p, n, k, r, True)
+            else:
+                invalid |= r > n
+                rc = np.minimum(r, n)
+                add(log_e, err_e, n, k, rc, False)
+                if att is Attack.DELETE:
+                    add(log_p, err_p, n, k, rc, False)
+                    invalid |= (n - r) < k
+    else:
+        (n, k), = _lists(setting)
+        shrink = np.zeros(R, dtype=np.int64)
+        grow = np.zeros(R, dtype=np.int64)
+        for i, att in enumerate(attacks):
+            r = budgets[:, i]
+            if att is Attack.ADD:
+                grow += r
+            else:
+                invalid |= r > setting.n[i]
+                shrink += r
+                if att is Attack.DELETE:
+                    grow -= r
+        invalid |= shrink > n
+        shrink = np.minimum(shrink, n)
+        add(log_e, err_e, n, k, shrink, False)
+        if (grow > 0).any():
+            g = np.maximum(grow, 0)
+            add(log_p, err_p, n, k, g, True)
+        if (grow < 0).any():
+            d = np.maximum(-grow, 0)
+            add(log_p, err_p, n, k, d, False)
+            invalid |= (n - d) < k
+    with np.errstate(over="ignore", invalid="ignore"):
+        re_lo = np.exp(log_e - err_e) * (1 - 2 * U)
+        re_hi = np.exp(log_e + err_e) * (1 + 2 * U)
+        rp_lo = np.exp(log_p - err_p) * (1 - 2 * U)
+        rp_hi = np.exp(log_p + err_p) * (1 + 2 * U)
+        slack = 8 * U * (1 + rp_hi + 2 * re_hi)
+        lo = 1 + rp_lo - 2 * re_hi - slack
+        hi = 1 + rp_hi - 2 * re_lo + slack
+    bad = invalid | ~np.isfinite(lo) | ~np.isfinite(hi)
+    lo = np.where(bad, np.inf, lo)
+    hi = np.where(bad, np.inf, hi)
+    return DeltaBounds(lo, hi)
+
+
+# --------------------------------------------------------------------------- gaps
+
+@dataclass(frozen=True)
+class GapBounds:
+    """Per input: label A, and [G_lo, G_hi] bracketing the reference's (a - b)/P_n."""
+
+    label: torch.Tensor
+    lo: torch.Tensor
+    hi: torch.Tensor
+
+
+def _table_tensor(N: int, level: Fraction, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    low, up = cp_table(N, level)
+    return torch.tensor(low, dtype=dtype, device=device), torch.tensor(up, dtype=dtype, device=device)
+
+
+def check_counts(counts) -> torch.Tensor:
+    c = torch.as_tensor(counts)
+    if c.dtype.is_floating_point or c.dtype == torch.bool or c.is_complex():
+        raise InvalidParameterError(f"vote counts must be integers, got dtype {c.dtype}")
+    if c.ndim == 1:
+        c = c[None]
+    if c.ndim != 2 or c.shape[1] < 1:
+        raise InvalidParameterError(f"vote counts must have shape (B, C), got {tuple(c.shape)}")
+    if c.numel() and int(c.min()) < 0:
+        raise InvalidParameterError("vote counts must be non-negative")
+    return c.to(torch.int64)
+
+
+def gap_bounds(counts: torch.Tensor, alpha: Fraction, log_pn_lower: float, dtype=torch.float64) -> GapBounds:
+    """Clause F.3/F.4: [G_lo, G_hi] per input (counts: (B, C) int64 on any device)."""
+    device = counts.device
+    B, C = counts.shape
+    totals = counts.sum(dim=1)
+    if B and int(totals.min()) <= 0:
+        raise InvalidParameterError("an input has no votes (all counts zero)")
+    label = torch.argmax(counts, dim=1)  # first maximum on ties, as V1
+    n_a = counts.gather(1, label[:, None])[:, 0]
+    if C > 1:
+        masked = counts.scatter(1, label[:, None], -1)
+        n_b = masked.max(dim=1).values
+    else:
+        n_b = torch.zeros_like(n_a)
+    level = alpha / C
+    p_a = torch.empty(B, dtype=dtype, device=device)
+    p_b = torch.empty(B, dtype=dtype, device=device)
+    for N in torch.unique(totals).tolist():
+        sel = totals == N
+        low, up = _table_tensor(int(N), level, device, dtype)
+        p_a[sel] = low[n_a[sel]]
+        p_b[sel] = up[n_b[sel]] if C > 1 else 0.0
+    two_over_pn = 2.0 * float(np.exp(-log_pn_lower)) if log_pn_lower < 700 else 0.0
+    lo = p_a - p_b - two_over_pn - 4 * U
+    hi = p_a * (1 + REL_SLACK) - p_b * (1 - REL_SLACK) + 4 * U
+    return GapBounds(label, lo, hi)
+
+
+def _log_pn_lower(setting: Setting) -> float:
+    lists = _lists(setting)
+    return log_comb_lower(np.array([n for n, _ in lists]), np.array([k for _, k in lists]))
+
+
+# --------------------------------------------------------------------------- public
+
+@dataclass(frozen=True)
+class FastDecisions:
+    """Decisions for B inputs x R budgets, and how many were handed to the reference."""
+
+    label: torch.Tensor  # (B,)
+    certified: torch.Tensor  # (B, R) bool
+    deferred: int
+
+
+def certify_batch(
+    counts,
+    alpha,
+    n: Sequence[int],
+    k: Sequence[int],
+    budgets: Sequence[Sequence[int]],
+    attack="modify",
+    method="mmcert",
+    dtype=torch.float64,
+) -> FastDecisions:
+    """Clause F.1: Theorem 1 decisions for every (input, budget) pair, equal to the reference's.
+
+    ``counts``: (B, C) integer tensor on any device; ``budgets``: (R, T).
+    """
+    alpha = ref.alpha_fraction(alpha)
+    setting = Setting(tuple(n), tuple(k), Method(method))
+    attacks = parse_attacks(attack, setting.modalities)
+    bud = np.asarray(budgets, dtype=np.int64).reshape(-1, setting.modalities)
+    for row in bud:  # validate every budget exactly as the reference does
+        attacked_sizes(setting, Budget(tuple(int(x) for x in row), attacks))
+    c = check_counts(counts)
+    d = delta_bounds(setting, bud, attacks)
+    g = gap_bounds(c, alpha, _log_pn_lower(setting), dtype)
+    dlo = torch.as_tensor(d.lo, dtype=dtype, device=c.device)
+    dhi = torch.as_tensor(d.hi, dtype=dtype, device=c.device)
+    yes = g.lo[:, None] > dhi[None, :]
+    no = g.hi[:, None] <= dlo[None, :]
+    unsure = ~(yes | no)
+    certified = yes.clone()
+    idx = torch.nonzero(unsure).tolist() if bool(unsure.any()) else []
+    for b, j in idx:
+        res = ref.certify(c[b].tolist(), alpha, setting.n, setting.k, bud[j].tolist(), attacks, setting.method)
+        certified[b, j] = res.certified
+    return FastDecisions(g.label, certified, len(idx))
+
+
+@dataclass(frozen=True)
+class FastRadii:
+    """Radii (-1 where not certified even at t = 0) and the number handed to the reference."""
+
+    label: torch.Tensor
+    radius: torch.Tensor  # (B,) int64, -1 = None
+    deferred: int
+
+
+def _delta_along(setting: Setting, ratio: tuple[int, ...], attacks, limit: int | None) -> DeltaBounds:
+    """Delta bounds for t = 0, 1, ... until certification is impossible (Delta_lo > 1 + 1e-3) or the cap."""
+    length = 64
+    while True:
+        T = length if limit is None else min(length, limit + 1)
+        t = np.arange(T, dtype=np.int64)
+        d = delta_bounds(setting, t[:, None] * np.asarray(ratio, dtype=np.int64)[None, :], attacks)
+        done = (limit is not None and T == limit + 1) or d.lo[-1] > 1 + 1e-3
+        if done:
+            if limit is not None and T == limit + 1:  # t = limit + 1 is impossible: append +inf
+                d = DeltaBounds(np.append(d.lo, np.inf), np.append(d.hi, np.inf))
+            return d
+        length *= 4
+
+
+def radius_batch(
+    counts,
+    alpha,
+    n: Sequence[int],
+    k: Sequence[int],
+    ratio: Sequence[int],
+    attack="modify",
+    method="mmcert",
+    dtype=torch.float64,
+) -> FastRadii:
+    """Clause R1 batched: the largest t with r = t*ratio certified, per input; equals the reference's."""
+    alpha = ref.alpha_fraction(alpha)
+    setting = Setting(tuple(n), tuple(k), Method(method))
+    ratio = tuple(int(x) for x in ratio)
+    if len(ratio) != setting.modalities:
+        raise InvalidParameterError(f"--ratio has {len(ratio)} entries but --n has {setting.modalities}")
+    if any(x < 0 for x in ratio) or not any(ratio):
+        raise InvalidParameterError("--ratio must be non-negative and not all zeros")
+    attacks = parse_attacks(attack, setting.modalities)
+    limit = max_radius_multiplier(setting, ratio, attacks)
+    c = check_counts(counts)
+    d = _delta_along(setting, ratio, attacks, limit)
+    g = gap_bounds(c, alpha, _log_pn_lower(setting), dtype)
+    hi_mono = torch.as_tensor(np.maximum.accumulate(d.hi), dtype=dtype, device=c.device)
+    lo_mono = torch.as_tensor(np.maximum.accumulate(d.lo), dtype=dtype, device=c.device)
+    # t_sure: every t <= t_sure is surely certified; t_no: surely not certified from t_no on
+    t_sure = torch.searchsorted(hi_mono, g.lo.contiguous(), right=False) - 1
+    t_no = torch.searchsorted(lo_mono, g.hi.contiguous(), right=False)
+    # a Delta_lo that is not monotone would make t_no optimistic: only trust exact monotone stretches
+    radius = t_sure.clone()
+    unsure = t_no != t_sure + 1
+    idx = torch.nonzero(unsure)[:, 0].tolist() if bool(unsure.any()) else []
+    for b in idx:
+        res = ref.radius(c[b].tolist(), alpha, setting.n, setting.k, ratio, attacks, setting.method)
+        radius[b] = -1 if res.radius is None else res.radius
+    return FastRadii(g.label, radius.to(torch.int64), len(idx))
+
+
+# --------------------------------------------------------------------------- CLI helpers
+
+def certify_decision(counts, alpha, n, k, r, attack, method) -> bool:
+    """One input, one budget (the CLI's --engine fast)."""
+    return bool(certify_batch([list(counts)], alpha, n, k, [list(r)], attack, method).certified[0, 0])
+
+
+def radius_value(counts, alpha, n, k, ratio, attack, method) -> int | None:
+    """One input's radius (the CLI's --engine fast); None when not certified at t = 0."""
+    v = int(radius_batch([list(counts)], alpha, n, k, ratio, attack, method).radius[0])
+    return None if v < 0 else v
