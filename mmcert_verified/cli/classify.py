@@ -126,14 +126,10 @@ def run_radius(args) -> int:
     engine = resolve_engine(args.engine)
     if engine == "fast":
         from ..fast.classify import radius_value
-
-        res = ref_radius_bounds_only = None  # noqa: F841
-        value = radius_value(p["counts"], p["alpha"], p["n"], p["k"], ratio, p["attack"], p["method"])
         from ..votes import Votes
 
-        votes = Votes(p["counts"])
-        label = votes.label
-        res = None
+        value = radius_value(p["counts"], p["alpha"], p["n"], p["k"], ratio, p["attack"], p["method"])
+        label = Votes(p["counts"]).label
     else:
         res = ref_radius(p["counts"], p["alpha"], p["n"], p["k"], ratio, p["attack"], p["method"])
         value, label = res.radius, res.label

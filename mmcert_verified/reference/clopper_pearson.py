@@ -212,7 +212,7 @@ def cp_upper(successes: int, trials: int, level) -> Fraction:
 
 
 def decimal_string(value: Fraction, digits: int = DIGITS) -> str:
-    """An exact decimal Fraction (power-of-ten denominator) as a plain decimal string."""
+    """A Fraction as an exact plain decimal string, or "p/q" when it is not a finite decimal."""
     if value == 0:
         return "0"
     if value == 1:
@@ -222,9 +222,7 @@ def decimal_string(value: Fraction, digits: int = DIGITS) -> str:
     while 10**m < den:
         m += 1
     if 10**m % den:
-        # not a decimal: fall back to a correctly-rounded-down decimal of `digits` digits
-        with mpmath.workprec(TAIL_PREC):
-            return mpmath.nstr(mpf(value.numerator) / den, digits, strip_zeros=False)
+        return f"{value.numerator}/{den}"  # not a finite decimal: keep it exact
     num = value.numerator * (10**m // den)
     s = str(num).rjust(m + 1, "0")
     return f"{s[:-m]}.{s[-m:]}" if m else s

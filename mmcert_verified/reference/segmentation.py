@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import InvalidParameterError
 from ..threat_model import Attack, Budget, Method, Setting, attacked_sizes, parse_attacks
 from .certify import alpha_fraction
-from .clopper_pearson import cp_lower, cp_upper
+from .clopper_pearson import cp_lower, cp_upper, decimal_string
 from .theorem1 import SubsampleMasses, decide
 
 #: alpha* lives on the grid of binary numbers with GRID_BITS + 1 significant bits (SEG.2)
@@ -199,19 +199,39 @@ def alpha_star(pair: tuple[int, int], problem: PixelProblem, alpha) -> Fraction:
 
 # --------------------------------------------------------------------------- Holm
 
-def holm_accept(alpha_stars: np.ndarray, alpha, values: Sequence[Fraction] | None = None) -> np.ndarray:
-    """Clause SEG.3: Holm-Bonferroni step-down at family level alpha.
+def holm_accept_values(values: Sequence[Fraction], multiplicity: Sequence[int], alpha) -> np.ndarray:
+    """Clause SEG.3 on distinct p-values: which values Holm accepts (certifies).
 
-    ``alpha_stars`` holds, per pixel, an index into ``values`` (distinct
-    Fractions, any order) or, when ``values`` is None, the p-values themselves
-    as floats (exact binary values are used).  Sorted ascending, hypothesis (j)
-    (1-based) is rejected -- the pixel certified -- while
-    alpha*_(j) <= alpha / (m + 1 - j); the first failure stops the procedure.
-    Ties cannot straddle the stopping point (a tie that passes at j passes at
-    every later j, whose threshold is larger), so the result is a threshold on
-    the value.  All comparisons are exact rationals.
+    ``values[i]`` occurs ``multiplicity[i]`` times among the m = sum(multiplicity)
+    pixels.  Sorted ascending, hypothesis (j) (1-based) is rejected -- the
+    pixel certified -- while alpha*_(j) <= alpha / (m + 1 - j); the first
+    failure stops the procedure.  Within a group of equal values the first
+    position has the smallest threshold, so a group passes or fails as a whole,
+    and ties cannot straddle the stopping point.  Comparisons are exact.
     """
     alpha = alpha_fraction(alpha)
+    mult = [int(c) for c in multiplicity]
+    m = sum(mult)
+    accept = np.zeros(len(values), dtype=bool)
+    before = 0  # pixels with a smaller value
+    for i in sorted(range(len(values)), key=lambda i: values[i]):
+        if mult[i] == 0:
+            continue
+        if values[i] * (m - before) <= alpha:  # position j = before + 1: m + 1 - j = m - before
+            accept[i] = True
+            before += mult[i]
+        else:
+            break
+    return accept
+
+
+def holm_accept(alpha_stars, alpha, values: Sequence[Fraction] | None = None) -> np.ndarray:
+    """Clause SEG.3 per pixel.
+
+    ``alpha_stars`` holds per pixel an index into ``values`` (distinct
+    Fractions), or, when ``values`` is None, the p-values themselves as floats
+    (their exact binary values are used).  Returns a bool per pixel.
+    """
     if values is None:
         uniq, inverse = np.unique(np.asarray(alpha_stars, dtype=np.float64), return_inverse=True)
         vals = [Fraction(float(v)) for v in uniq]
@@ -219,23 +239,8 @@ def holm_accept(alpha_stars: np.ndarray, alpha, values: Sequence[Fraction] | Non
     else:
         vals = list(values)
         idx = np.asarray(alpha_stars).reshape(-1)
-    m = idx.size
-    counts = np.bincount(idx, minlength=len(vals))
-    order = sorted(range(len(vals)), key=lambda i: vals[i])
-    accepted_value_ids = []
-    before = 0  # pixels with a smaller value
-    for i in order:
-        if counts[i] == 0:
-            continue
-        j = before + 1  # the first (hardest) position of this group
-        if vals[i] * (m + 1 - j) <= alpha:
-            accepted_value_ids.append(i)
-            before += int(counts[i])
-        else:
-            break
-    accept = np.zeros(len(vals), dtype=bool)
-    accept[accepted_value_ids] = True
-    return accept[idx]
+    mult = np.bincount(idx, minlength=len(vals))
+    return holm_accept_values(vals, mult, alpha)[idx]
 
 
 # --------------------------------------------------------------------------- metrics
@@ -245,26 +250,6 @@ def _ratio(num: int, den: int) -> float:
     if den == 0:
         return 1.0
     return num / den
-
-
-@dataclass(frozen=True)
-class ClassCounts:
-    """Certified confusion counts of one class, one-vs-rest (clause SEG.4)."""
-
-    tp: int
-    tn: int
-    fp: int
-    fn: int
-
-
-def class_counts(pred: np.ndarray, labels: np.ndarray, stable: np.ndarray, c: int) -> ClassCounts:
-    is_c_pred = pred == c
-    is_c_true = labels == c
-    tp = int(np.count_nonzero(stable & is_c_pred & is_c_true))
-    tn = int(np.count_nonzero(stable & ~is_c_pred & ~is_c_true))
-    fp = int(np.count_nonzero(is_c_pred)) - tp
-    fn = int(np.count_nonzero(~is_c_pred)) - tn
-    return ClassCounts(tp, tn, fp, fn)
 
 
 @dataclass(frozen=True)
@@ -278,22 +263,31 @@ class SegmentationMetrics:
     per_class_iou: tuple[float, ...]
 
 
-def certified_metrics(
-    pred: np.ndarray,
-    labels: np.ndarray,
-    stable: np.ndarray,
-    classes: int,
+def stable_confusion(pred: np.ndarray, labels: np.ndarray, stable: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(conf, pred_count): conf[p, y] = #stable pixels predicted p with truth y; pred_count[p] = #pixels predicted p."""
+    conf = np.bincount(pred[stable] * classes + labels[stable], minlength=classes * classes)
+    return conf.reshape(classes, classes), np.bincount(pred, minlength=classes)
+
+
+def metrics_from_confusion(
+    conf: np.ndarray,
+    pred_count: np.ndarray,
+    n_o: int,
     segmented_attack: Attack = Attack.MODIFY,
     r_o: int = 0,
 ) -> SegmentationMetrics:
     """Clauses SEG.4 (modification), SEG.5 (addition / deletion of r_o elements of m_o), SEG.6.
 
-    Pixel accuracy counts stable, correctly predicted pixels (for C = 2 this is
-    the paper's (TP+TN)/(TP+TN+FP+FN) of either class).  F-score and IoU are
-    per class, one-vs-rest, then averaged over the C classes.
+    From the stable confusion matrix, per class c one-vs-rest: TP = conf[c, c],
+    TN = #stable - (#stable predicted c + #stable labelled c - TP),
+    FP = #predicted c - TP, FN = #predicted not c - TN.  Pixel accuracy counts
+    stable, correct pixels (for C = 2 the paper's (TP+TN)/(TP+TN+FP+FN));
+    F-score and IoU are per class, then averaged over the C classes.
     """
-    n_o = int(pred.size)
-    correct = int(np.count_nonzero(stable & (pred == labels)))
+    conf = np.asarray(conf, dtype=np.int64)
+    classes = conf.shape[0]
+    stable_total = int(conf.sum())
+    correct = int(np.trace(conf))
     if segmented_attack is Attack.MODIFY:
         pa = correct / n_o
     elif segmented_attack is Attack.ADD:
@@ -302,8 +296,11 @@ def certified_metrics(
         pa = max(correct - r_o, 0) / (n_o - r_o)
     fs, ious = [], []
     for c in range(classes):
-        cc = class_counts(pred, labels, stable, c)
-        tp, wrong = cc.tp, cc.fp + cc.fn
+        tp = int(conf[c, c])
+        tn = stable_total - (int(conf[c, :].sum()) + int(conf[:, c].sum()) - tp)
+        fp = int(pred_count[c]) - tp
+        fn = (n_o - int(pred_count[c])) - tn
+        wrong = fp + fn
         if segmented_attack is Attack.ADD:
             wrong += r_o
         elif segmented_attack is Attack.DELETE:
@@ -311,6 +308,12 @@ def certified_metrics(
         fs.append(_ratio(2 * tp, 2 * tp + wrong))
         ious.append(_ratio(tp, tp + wrong))
     return SegmentationMetrics(pa, float(np.mean(fs)), float(np.mean(ious)), tuple(fs), tuple(ious))
+
+
+def certified_metrics(pred, labels, stable, classes, segmented_attack=Attack.MODIFY, r_o=0) -> SegmentationMetrics:
+    """Clauses SEG.4-SEG.6 from per-pixel predictions, labels and the certified mask."""
+    conf, pred_count = stable_confusion(pred, labels, stable, classes)
+    return metrics_from_confusion(conf, pred_count, int(pred.size), segmented_attack, r_o)
 
 
 # --------------------------------------------------------------------------- driver
@@ -367,7 +370,7 @@ class SegmentationResult:
         per = [im.to_json() for im in self.images]
         head = {
             "method": self.method.value,
-            "alpha": str(self.alpha) if self.alpha.denominator != 1 else str(self.alpha.numerator),
+            "alpha": decimal_string(self.alpha),
             "N": self.total,
             "C": self.classes,
             "n": list(self.setting.n),
@@ -407,10 +410,39 @@ class SegmentationProblem:
     r_o: int
 
 
+def segmentation_problem(
+    pixels: int, alpha, n, k, r, attack, method, segmented_attack, r_o, segmented_modality
+) -> SegmentationProblem:
+    """Validate the threat model of a segmentation request (shared by both engines)."""
+    setting = Setting(tuple(n), tuple(k), Method(method))
+    attacks = parse_attacks(attack, setting.modalities)
+    budget = Budget(tuple(r), attacks)
+    o = int(segmented_modality)
+    if not 0 <= o < setting.modalities:
+        raise InvalidParameterError(
+            f"segmented modality {o + 1} does not exist (there are {setting.modalities})"
+        )
+    att_o, r_here = attacks[o], budget.r[o]
+    if segmented_attack is None:
+        seg_att, seg_r = att_o, r_here
+    else:
+        seg_att = parse_attacks(segmented_attack, 1)[0]
+        seg_r = int(r_o) if seg_att is not Attack.MODIFY else r_here
+        if seg_att is not att_o or seg_r != r_here:
+            raise InvalidParameterError(
+                f"--segmented-attack {seg_att.value} --r-o {seg_r} disagrees with modality {o + 1}'s "
+                f"--attack {att_o.value} --r {r_here}: the per-pixel certificate must cover the same attack"
+            )
+    if seg_att is Attack.DELETE and seg_r >= pixels:
+        raise InvalidParameterError(f"deleting r_o = {seg_r} of {pixels} segmented elements leaves none")
+    masses = SubsampleMasses.of(attacked_sizes(setting, budget))
+    return SegmentationProblem(alpha_fraction(alpha), setting, budget, masses, seg_att, seg_r)
+
+
 def prepare(
     counts, alpha, n, k, r, attack, method, labels, segmented_attack, r_o, segmented_modality
 ) -> tuple[np.ndarray, np.ndarray | None, bool, SegmentationProblem]:
-    """Validate inputs (shapes, N, labels, threat model) for both engines."""
+    """Validate votes, labels and the threat model; votes as (B, C, P') arrays."""
     votes = check_vote_array(counts)
     if votes.ndim not in (2, 3, 4):
         raise InvalidParameterError(
@@ -433,30 +465,8 @@ def prepare(
         if lab.size and (lab.min() < 0 or lab.max() >= c):
             raise InvalidParameterError(f"labels must lie in [0, {c - 1}] (C = {c} classes)")
         lab = lab_b.astype(np.int64, copy=False)
-    setting = Setting(tuple(n), tuple(k), Method(method))
-    attacks = parse_attacks(attack, setting.modalities)
-    budget = Budget(tuple(r), attacks)
-    o = int(segmented_modality)
-    if not 0 <= o < setting.modalities:
-        raise InvalidParameterError(
-            f"segmented modality {o + 1} does not exist (there are {setting.modalities})"
-        )
-    att_o, r_here = attacks[o], budget.r[o]
-    if segmented_attack is None:
-        seg_att, seg_r = att_o, r_here
-    else:
-        seg_att = parse_attacks(segmented_attack, 1)[0]
-        seg_r = int(r_o) if seg_att is not Attack.MODIFY else r_here
-        if seg_att is not att_o or (seg_att is not Attack.MODIFY and seg_r != r_here):
-            raise InvalidParameterError(
-                f"--segmented-attack {seg_att.value} --r-o {seg_r} disagrees with modality {o + 1}'s "
-                f"--attack {att_o.value} --r {r_here}: the per-pixel certificate must cover the same attack"
-            )
     pixels = int(np.prod(batch.shape[2:]))
-    if seg_att is Attack.DELETE and seg_r >= pixels:
-        raise InvalidParameterError(f"deleting r_o = {seg_r} of {pixels} segmented elements leaves none")
-    masses = SubsampleMasses.of(attacked_sizes(setting, budget))
-    problem = SegmentationProblem(alpha_fraction(alpha), setting, budget, masses, seg_att, seg_r)
+    problem = segmentation_problem(pixels, alpha, n, k, r, attack, method, segmented_attack, r_o, segmented_modality)
     return batch, lab, batched, problem
 
 
