@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import InputFileError, InvalidParameterError
 from ..reference.certify import certify as ref_certify
 from ..reference.certify import radius as ref_radius
-from ..reference.clopper_pearson import decimal_string
+from ..reference.clopper_pearson import decimal_floor, decimal_string
 from ..threat_model import Method, parse_attacks
 from .arguments import int_list, probability
 
@@ -108,7 +108,7 @@ def certify_json(result, alpha_text: str, engine: str, certified: bool) -> dict:
         "N": result.votes.total,
         "C": result.votes.classes,
         "alpha": str(alpha_text),
-        "level": decimal_string(b.level) if b.level.denominator % 2 else str(b.level),
+        "level": decimal_string(b.level),
         "n": list(result.setting.n),
         "k": list(result.setting.k),
         "r": list(result.budget.r),
@@ -116,7 +116,8 @@ def certify_json(result, alpha_text: str, engine: str, certified: bool) -> dict:
         "p_a_lower": decimal_string(b.p_a_lower),
         "p_b_upper": decimal_string(b.p_b_upper),
         "certified": bool(certified),
-        "theorem1_gap": str(result.decision.gap),
+        # Eq. 4 - Eq. 5 (exact value rounded down to 40 significant digits); > 0 iff certified
+        "theorem1_gap": decimal_floor(result.decision.gap),
     }
 
 

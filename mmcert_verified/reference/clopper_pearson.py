@@ -213,16 +213,33 @@ def cp_upper(successes: int, trials: int, level) -> Fraction:
 
 def decimal_string(value: Fraction, digits: int = DIGITS) -> str:
     """A Fraction as an exact plain decimal string, or "p/q" when it is not a finite decimal."""
+    value = Fraction(value)
+    if value.denominator == 1:
+        return str(value.numerator)
+    den = value.denominator
+    twos = fives = 0
+    while den % 2 == 0:
+        den //= 2
+        twos += 1
+    while den % 5 == 0:
+        den //= 5
+        fives += 1
+    if den != 1:
+        return f"{value.numerator}/{value.denominator}"  # not a finite decimal: keep it exact
+    m = max(twos, fives)
+    num = value.numerator * (10**m // value.denominator)
+    sign = "-" if num < 0 else ""
+    s = str(abs(num)).rjust(m + 1, "0")
+    return f"{sign}{s[:-m]}.{s[-m:]}"
+
+
+def decimal_floor(value: Fraction, digits: int = DIGITS) -> str:
+    """value rounded towards -infinity to ``digits`` significant digits, as a decimal string."""
+    value = Fraction(value)
     if value == 0:
         return "0"
-    if value == 1:
-        return "1"
-    den = value.denominator
-    m = 0
-    while 10**m < den:
-        m += 1
-    if 10**m % den:
-        return f"{value.numerator}/{den}"  # not a finite decimal: keep it exact
-    num = value.numerator * (10**m // den)
-    s = str(num).rjust(m + 1, "0")
-    return f"{s[:-m]}.{s[-m:]}" if m else s
+    mag = abs(value)
+    e = len(str(mag.numerator)) - len(str(mag.denominator))  # 10**(e-1) <= mag < 10**(e+1)
+    scale = 10 ** (digits - e)
+    v = (value.numerator * scale) // value.denominator  # floor
+    return decimal_string(Fraction(v, scale))
