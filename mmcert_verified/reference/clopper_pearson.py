@@ -18,7 +18,9 @@ with a power-of-ten denominator) with :data:`DIGITS` significant digits, rounded
 towards the safe side; they are within about ``10**-(DIGITS-2)`` relative of the
 true quantile.
 
-scipy supplies the starting guess only; every decision rests on the mpmath check.
+scipy supplies the starting guess only (Newton on the log-tail refines it, the
+Illinois bracketing solver is the fallback); every decision rests on the
+mpmath check of a bracket and of the returned value.
 """
 
 from __future__ import annotations
@@ -151,6 +153,69 @@ def _solve(g: Callable[[mpf], mpf], increasing: bool, level: mpf, guess: float) 
         return safe_end, unsafe_end
 
 
+def _newton(
+    g: Callable[[mpf], mpf], dlog: Callable[[mpf], mpf], increasing: bool, level: mpf, guess: float
+) -> tuple[mpf, mpf] | None:
+    """Newton on log g(x) - log level from scipy's guess, then a verified bracket.
+
+    Returns (safe, unsafe) ends as :func:`_solve` does, or None (the caller
+    falls back to :func:`_solve`).  ``dlog(x)`` is d/dx log g(x).
+    """
+    if not (math.isfinite(guess) and 0.0 < guess < 1.0):
+        return None
+    with mpmath.workprec(TAIL_PREC):
+        x = mpf(guess)
+        log_level = mpmath.log(level)
+        for _ in range(12):
+            v = g(x)
+            if v <= 0:
+                return None
+            step = (mpmath.log(v) - log_level) / dlog(x)
+            nx = x - step
+            if not 0 < nx < 1:
+                return None
+            x = nx
+            if abs(step) <= x * mpf(10) ** (-(DIGITS + 8)):
+                break
+        else:
+            return None
+        eps = x * mpf(10) ** (-(DIGITS + 5))
+        lo, hi = x - eps, x + eps
+        if increasing:
+            if g(lo) <= level < g(hi):
+                return lo, hi
+        else:
+            if g(hi) <= level < g(lo):
+                return hi, lo
+    return None
+
+
+def _dlog_tail_ge(N: int, s: int) -> Callable[[mpf], mpf]:
+    """d/dx log Pr[Bin(N,x) >= s] = N pmf_{N-1}(s-1; x) / Pr[Bin(N,x) >= s]."""
+
+    def f(x: mpf) -> mpf:
+        lp = (
+            mpmath.log(N) + mpmath.loggamma(N) - mpmath.loggamma(s) - mpmath.loggamma(N - s + 1)
+            + (s - 1) * mpmath.log(x) + (N - s) * mpmath.log1p(-x)
+        )
+        return mpmath.exp(lp) / tail_ge_upper(N, s, x)
+
+    return f
+
+
+def _dlog_tail_le(N: int, s: int) -> Callable[[mpf], mpf]:
+    """d/dx log Pr[Bin(N,x) <= s] = -N pmf_{N-1}(s; x) / Pr[Bin(N,x) <= s]."""
+
+    def f(x: mpf) -> mpf:
+        lp = (
+            mpmath.log(N) + mpmath.loggamma(N) - mpmath.loggamma(s + 1) - mpmath.loggamma(N - s)
+            + s * mpmath.log(x) + (N - 1 - s) * mpmath.log1p(-x)
+        )
+        return -mpmath.exp(lp) / tail_le_upper(N, s, x)
+
+    return f
+
+
 @lru_cache(maxsize=65536)
 def _cp_lower_cached(successes: int, trials: int, level: Fraction) -> Fraction:
     if successes == 0:
@@ -163,7 +228,8 @@ def _cp_lower_cached(successes: int, trials: int, level: Fraction) -> Fraction:
     except Exception:  # pragma: no cover - scipy only seeds the search
         guess = float("nan")
     g = lambda x: tail_ge_upper(trials, successes, x)  # noqa: E731
-    safe, _ = _solve(g, True, lvl, guess)
+    found = _newton(g, _dlog_tail_ge(trials, successes), True, lvl, guess)
+    safe, _ = found if found is not None else _solve(g, True, lvl, guess)
     value = _round_sig(safe, down=True)
     while value > 0 and tail_ge_upper(trials, successes, value) > lvl:
         value = _step(value, down=True)
@@ -182,7 +248,8 @@ def _cp_upper_cached(successes: int, trials: int, level: Fraction) -> Fraction:
     except Exception:  # pragma: no cover
         guess = float("nan")
     g = lambda x: tail_le_upper(trials, successes, x)  # noqa: E731
-    safe, _ = _solve(g, False, lvl, guess)
+    found = _newton(g, _dlog_tail_le(trials, successes), False, lvl, guess)
+    safe, _ = found if found is not None else _solve(g, False, lvl, guess)
     value = _round_sig(safe, down=False)
     while value < 1 and tail_le_upper(trials, successes, value) > lvl:
         value = _step(value, down=False)
