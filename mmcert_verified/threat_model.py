@@ -193,9 +193,12 @@ def attacked_sizes(setting: Setting, budget: Budget) -> AttackedSizes:
 def max_radius_multiplier(setting: Setting, ratio: Sequence[int], attack: Sequence[Attack]) -> int | None:
     """Largest t for which r = t*ratio is a valid budget with e_i >= k_i everywhere.
 
-    Beyond it some P_e is 0 (or a deletion leaves fewer than k elements) and
-    Theorem 1 cannot certify (clause T1.4), so a radius search may stop there.
-    Returns ``None`` when t is unbounded (additions only).
+    Beyond it some P_e is 0 (or a deletion leaves fewer than k elements, or a
+    modality would lose more elements than it has) and Theorem 1 cannot
+    certify (clause T1.4), so a radius search may stop there.  Returns ``None``
+    when t is unbounded (additions only).  Raises InvalidParameterError when
+    the budget direction only adds to modalities that are never sampled
+    (k = 0): nothing then changes with t and the radius would be infinite.
     """
     bound: int | None = None
 
@@ -207,10 +210,20 @@ def max_radius_multiplier(setting: Setting, ratio: Sequence[int], attack: Sequen
         for n_i, k_i, c_i, att in zip(setting.n, setting.k, ratio, attack):
             if c_i > 0 and att is not Attack.ADD:
                 tighten((n_i - k_i) // c_i)
+        inert = all(k_i == 0 for k_i, c_i in zip(setting.k, ratio) if c_i > 0)
     else:
         lost = sum(c for c, att in zip(ratio, attack) if att is not Attack.ADD)
         if lost > 0:
             tighten((sum(setting.n) - setting.k[0]) // lost)
+        for n_i, c_i, att in zip(setting.n, ratio, attack):
+            if c_i > 0 and att is not Attack.ADD:
+                tighten(n_i // c_i)  # a modality cannot lose more than its n_i elements
+        inert = setting.k[0] == 0
+    if bound is None and inert:
+        raise InvalidParameterError(
+            "the budget direction only adds elements to modalities with k = 0: "
+            "the sub-samples never change, so the radius is unbounded"
+        )
     return bound
 
 

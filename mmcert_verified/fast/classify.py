@@ -250,6 +250,8 @@ def _delta_along(setting: Setting, ratio: tuple[int, ...], attacks, limit: int |
                 d = DeltaBounds(np.append(d.lo, np.inf), np.append(d.hi, np.inf))
             return d
         length *= 4
+        if length > 2**34:  # pragma: no cover - max_radius_multiplier rules out the unbounded cases
+            raise InvalidParameterError("the radius search exceeds 2**34 steps along the direction")
 
 
 def radius_batch(

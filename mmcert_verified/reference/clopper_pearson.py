@@ -116,6 +116,20 @@ def _solve(g: Callable[[mpf], mpf], increasing: bool, level: mpf, guess: float) 
                     if bad(lo) and not bad(hi):
                         safe_end, unsafe_end = hi, lo
                         break
+        # levels below double range: move the safe end off 0 (or 1) by repeated squaring so that the
+        # geometric bisection below can reach it
+        if increasing and safe_end == 0:
+            x = mpf(2) ** -64
+            while g(x) > level and x > mpf(2) ** -(2**40):
+                x = x * x
+            if g(x) <= level:
+                safe_end = x
+        if not increasing and safe_end == 1:
+            y = mpf(2) ** -64
+            while g(1 - y) > level and y > mpf(2) ** -(TAIL_PREC - 8):
+                y = y * y
+            if g(1 - y) <= level:
+                safe_end = 1 - y
         # Illinois (modified regula falsi) on log g - log level, bisection fallback
         log_level = mpmath.log(level)
 
@@ -301,12 +315,23 @@ def decimal_string(value: Fraction, digits: int = DIGITS) -> str:
 
 
 def decimal_floor(value: Fraction, digits: int = DIGITS) -> str:
-    """value rounded towards -infinity to ``digits`` significant digits, as a decimal string."""
+    """value rounded towards -infinity to ``digits`` significant digits, as a decimal string.
+
+    Works for numerators and denominators of any size (no int -> str of huge numbers).
+    """
     value = Fraction(value)
     if value == 0:
         return "0"
-    mag = abs(value)
-    e = len(str(mag.numerator)) - len(str(mag.denominator))  # 10**(e-1) <= mag < 10**(e+1)
-    scale = 10 ** (digits - e)
-    v = (value.numerator * scale) // value.denominator  # floor
-    return decimal_string(Fraction(v, scale))
+    num, den = abs(value.numerator), value.denominator
+    e = math.floor(math.log10(num) - math.log10(den))  # within 1 of floor(log10 |value|)
+    while True:
+        shift = digits - 1 - e
+        v = (value.numerator * 10**shift) // den if shift >= 0 else value.numerator // (den * 10**-shift)
+        width = len(str(abs(v)))
+        if width > digits:
+            e += 1
+        elif width < digits and abs(v) != 0 and e > -10**6:
+            e -= 1
+        else:
+            break
+    return decimal_string(Fraction(v, 10**shift) if shift >= 0 else Fraction(v * 10**-shift))

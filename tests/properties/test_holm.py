@@ -18,16 +18,18 @@ _pool = st.sampled_from([1e-9, 1e-6, 1e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 0.01, 0
 
 
 @given(st.lists(st.one_of(_pool, st.floats(1e-12, 1.0)), min_size=1, max_size=60), st.sampled_from([0.001, 0.01, 0.05, 0.2]))
+@example([2e-4] * 5, 0.001)  # found: exactly on the first threshold (float vs exact)
 @example([1e-5] * 10, 0.001)  # all tied, every one under alpha/m = 1e-4: all rejected
 @example([2e-4] * 10, 0.001)  # all tied, above alpha/m: none rejected
 def test_holm_matches_statsmodels(pvals, alpha):
     ours = holm_accept(np.array(pvals), alpha)
-    # statsmodels compares p <= alpha/(m - j) in floating point; exactly-on-the-threshold values are the
-    # only place the two could legitimately differ, so skip those (we compare exact rationals)
+    # statsmodels compares p <= alpha/(m - j) in floating point; we compare exact rationals, with alpha
+    # read as the decimal written (0.001 = 1/1000, clause CP.4). Values within 1e-12 relative of a
+    # threshold are the only place the two may legitimately differ, so skip those.
     m = len(pvals)
-    srt = sorted(pvals)
-    for j, p in enumerate(srt):
-        if Fraction(p) * (m - j) == Fraction(alpha):
+    a = Fraction(repr(alpha))
+    for j, p in enumerate(sorted(pvals)):
+        if abs(Fraction(p) * (m - j) - a) <= a * Fraction(1, 10**12):
             return
     theirs, *_ = multipletests(pvals, alpha=alpha, method="holm")
     assert ours.tolist() == theirs.tolist()
