@@ -182,11 +182,14 @@ def attacked_sizes(setting: Setting, budget: Budget) -> AttackedSizes:
                     f"modality {i}: deleting leaves {np_i} elements, fewer than k = {k_i}"
                 )
         return AttackedSizes(setting.n, tuple(n_prime), tuple(e), setting.k)
-    pooled_np = sum(n_prime)
-    if pooled_np < setting.k[0]:
+    # an attack of *at most* r may perform the deletions without the additions (clause S4)
+    deleted = sum(r_i for r_i, att in zip(budget.r, budget.attack) if att is Attack.DELETE)
+    pooled_after_deletions = sum(setting.n) - deleted
+    if pooled_after_deletions < setting.k[0]:
         raise InvalidParameterError(
-            f"deleting leaves {pooled_np} pooled elements, fewer than k = {setting.k[0]}"
+            f"deleting leaves {pooled_after_deletions} pooled elements, fewer than k = {setting.k[0]}"
         )
+    pooled_np = sum(n_prime)
     return AttackedSizes((sum(setting.n),), (pooled_np,), (sum(e),), setting.k)
 
 

@@ -157,6 +157,7 @@ def test_label_counts_worked_example():
 
 
 UNDEFINED_ABLATION = (  # found by the bulk run: deleting without adding leaves 3 < k = 4 pooled elements
+    # (now rejected as invalid input by attacked_sizes, spec clause S4)
     ((0,), (0,), (0, 0)), Setting((1, 1, 2), (4,), "ablation"),
     Budget((0, 1, 1), ("modify", "add", "delete")), HashClassifier(2, 0, 0, 50), 2,
 )
@@ -164,7 +165,6 @@ UNDEFINED_ABLATION = (  # found by the bulk run: deleting without adding leaves 
 
 @given(ground_truth_instance())
 @example((((0, 0, 0, 0),), Setting((4,), (1,)), Budget((1,), ("add",)), TriggerClassifier(2, 1), 2))
-@example(UNDEFINED_ABLATION)
 def test_ground_truth_never_finds_an_unsound_certificate(inst):
     """Quick variant of the acceptance test: every M' in S(M, R), zero violations."""
     m, setting, budget, g, alphabet = inst
@@ -204,18 +204,15 @@ def test_ground_truth_over_thousands_of_instances():
     assert stats["certified_attacked"] >= 200, stats
 
 
-def test_attacked_inputs_below_k_are_reported_not_certified():
+def test_partial_attack_below_k_is_invalid_input():
     """Ablation with additions and deletions: a partial attack (deletions only) can leave fewer
-    than k pooled elements.  Pooled size of any partial attack >= sum(e), so this needs
-    sum(e) < k, i.e. P_e = 0 -- here e = (1, 1, 1), k = 4 -- and Theorem 1 cannot certify."""
-    m, setting, budget, g, alphabet = UNDEFINED_ABLATION
-    assert SubsampleMasses.of(attacked_sizes(setting, budget)).p_e == 0
-    report = audit(m, setting, budget, g, alphabet)
-    # S(M, R): modality 2 gets 0 or 1 added binary value at 2 positions (1 + 3 distinct
-    # sequences: (0,), (0,0), (1,0), (0,1)); modality 3 loses 0 or 1 element ((0,0) or (0,)).
-    # M' is undefined when nothing is added and one element is deleted: 1 of 4 * 2 = 8.
-    assert (report.attacked, report.undefined) == (8, 1)
-    assert not report.certified and report.sound
+    than k pooled elements, where the ensemble is undefined (found by the bulk run). Spec clause S4
+    makes such a budget invalid input: 1 + 1 + 2 - 1 deleted = 3 < k = 4."""
+    _m, setting, budget, _g, _alphabet = UNDEFINED_ABLATION
+    with pytest.raises(InvalidParameterError, match="pooled elements, fewer than k"):
+        attacked_sizes(setting, budget)
+    # the same budget without the deletion is valid
+    attacked_sizes(setting, Budget((0, 1, 0), budget.attack))
 
 
 @pytest.mark.parametrize("method, k", [(Method.MMCERT, (1, 2)), (Method.ABLATION, (2,))])
