@@ -88,7 +88,8 @@ def run_segment(args) -> int:
         write_segmentation_certificate(
             args.out, np.asarray(counts), labels, alpha_text=args.alpha, n=n, k=k, r=r,
             attack=[a.value for a in attack], method=args.method,
-            segmented_attack=result.segmented_attack.value, r_o=result.r_o, result_json=doc,
+            segmented_attack=result.segmented_attack.value, r_o=result.r_o, segmented_modality=o - 1,
+            result_json=doc,
         )
     if args.json:
         print(json.dumps(doc))

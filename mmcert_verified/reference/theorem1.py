@@ -22,7 +22,7 @@ from functools import lru_cache
 from ..threat_model import AttackedSizes
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)  # entries can be ~1 MB each at KITTI sizes
 def comb(n: int, k: int) -> int:
     """C(n, k) as an exact integer (0 when k > n)."""
     return math.comb(n, k)
@@ -64,12 +64,24 @@ class Theorem1Decision:
     a: int
     b: int
     threshold: int
-    lower_a: Fraction
-    upper_b: Fraction
+    masses: SubsampleMasses
+
+    @property
+    def lower_a(self) -> Fraction:
+        """Eq. 4: (a - P_n + P_e) / P_n' (computed on demand: the gcd of huge integers is not free)."""
+        m = self.masses
+        return Fraction(self.a - m.p_n + m.p_e, m.p_n_prime)
+
+    @property
+    def upper_b(self) -> Fraction:
+        """Eq. 5: (b + P_n' - P_e) / P_n'."""
+        m = self.masses
+        return Fraction(self.b + m.p_n_prime - m.p_e, m.p_n_prime)
 
     @property
     def gap(self) -> Fraction:
-        return self.lower_a - self.upper_b
+        """Eq. 4 - Eq. 5 = (a - b - K) / P_n'."""
+        return Fraction(self.a - self.b - self.threshold, self.masses.p_n_prime)
 
 
 def floor_mul(p: Fraction, m: int) -> int:
@@ -93,6 +105,4 @@ def decide(p_a: Fraction, p_b: Fraction, masses: SubsampleMasses) -> Theorem1Dec
     a = floor_mul(p_a, masses.p_n)
     b = ceil_mul(p_b, masses.p_n)
     thr = masses.threshold
-    lower_a = Fraction(a - masses.p_n + masses.p_e, masses.p_n_prime)
-    upper_b = Fraction(b + masses.p_n_prime - masses.p_e, masses.p_n_prime)
-    return Theorem1Decision(a - b > thr, a, b, thr, lower_a, upper_b)
+    return Theorem1Decision(a - b > thr, a, b, thr, masses)

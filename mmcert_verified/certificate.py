@@ -1,0 +1,1077 @@
+"""Certificates: the on-disk record of a certification (spec clauses CERT.1 and CERT.2).
+
+A certificate is one UTF-8 JSON object that holds everything needed to
+re-derive its claims without the model (clause CERT.1)::
+
+    {
+      "format": "mmcert-certificate",  "schema_version": 1,
+      "kind": "classification" | "segmentation",  "spec_version": "1.0",
+      "inputs":  {...},    what the claims are derived from (votes, alpha, threat model)
+      "claims":  {...},    what the certifier derived from them (bounds, decision, radius / metrics)
+      "provenance": {...}, how and when it was made (tool and library versions, seed, digests, time)
+      "digest": {"algorithm": "sha256", "value": "<64 hex digits>"}
+    }
+
+``docs/certificate.schema.json`` is the JSON Schema of this format and
+``docs/audit.md`` describes it field by field.  Every claim is a pure function
+of the inputs computed by the reference engine, so ``mmcert audit``
+(:mod:`mmcert_verified.audit`, clause CERT.3) recomputes and compares them.
+
+Clause CERT.2 (digest): ``digest.value`` is the SHA-256 of the *canonical
+serialization* of the certificate without its ``digest`` member -- JSON with
+sorted keys, no whitespace (separators ``,`` and ``:``), ``ensure_ascii`` and
+UTF-8 (:func:`canonical_bytes`).  A segmentation certificate's votes and labels
+live in a sidecar ``.npz`` next to it, named in ``inputs.votes`` with its own
+SHA-256, so the digest covers them too.  The digest detects corruption and
+edits made without recomputing it; it is **not** a signature (anyone can
+recompute it), which is why the audit re-derives every claim as well.
+
+Reading is defensive (the audit reads files from anywhere): :func:`read_certificate`
+parses JSON only, with limits on file size, nesting depth, integer digits,
+string and list lengths, rejects NaN/Infinity and duplicate keys, and checks
+the structure field by field; sidecars are loaded with ``allow_pickle=False``
+after checking the zip members' declared sizes.  Nothing read is ever executed
+or unpickled.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import hashlib
+import io
+import json
+import math
+import platform
+import re
+import zipfile
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .errors import InputFileError, InvalidParameterError, MMCertError
+from .reference.certify import Certification, RadiusResult, alpha_fraction
+from .reference.certify import radius as reference_radius
+from .threat_model import Attack, Method, parse_attacks
+
+#: the value of the ``format`` member: marks a JSON file as an mmcert certificate
+FORMAT = "mmcert-certificate"
+#: version of this file format (clause CERT.1); bumped on any incompatible change
+SCHEMA_VERSION = 1
+DIGEST_ALGORITHM = "sha256"
+#: significant digits of the reported Theorem 1 gap (rounded towards -infinity)
+GAP_DIGITS = 17
+
+# --- limits on what the reader accepts (a certificate is untrusted input) -------------------
+
+#: largest certificate file read (bytes)
+MAX_CERTIFICATE_BYTES = 4 * 1024 * 1024
+#: largest sidecar .npz read (bytes, on disk and uncompressed)
+MAX_SIDECAR_BYTES = 512 * 1024 * 1024
+#: deepest nesting of arrays/objects (the format itself needs 6)
+MAX_DEPTH = 16
+#: most decimal digits of any integer token (no field needs more than 20)
+MAX_INT_DIGITS = 100
+#: longest string, longest float token
+MAX_STRING = 4096
+MAX_FLOAT_CHARS = 64
+#: most modalities, most classes, most votes N, largest n_i / r_i
+MAX_MODALITIES = 64
+MAX_CLASSES = 100_000
+MAX_VOTES = 10**7
+MAX_ELEMENTS = 10**9
+#: longest alpha text (decimal exponents are limited to 3 digits, p/q to 90 digits each)
+MAX_ALPHA_CHARS = 200
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_ALPHA_DECIMAL = re.compile(r"^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?$")
+_ALPHA_RATIO = re.compile(r"^\d{1,90}/\d{1,90}$")
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$")
+_LIBNAME = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
+_SIDECAR_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,200}\.npz$")
+
+
+class Kind(str, enum.Enum):
+    """What was certified (clause CERT.1)."""
+
+    CLASSIFICATION = "classification"
+    SEGMENTATION = "segmentation"
+
+
+class CertificateFormatError(InputFileError):
+    """The file is not a well-formed certificate (unreadable, not JSON, wrong structure, over a limit)."""
+
+
+class SidecarDigestError(MMCertError):
+    """A segmentation certificate's sidecar does not have the SHA-256 the certificate records."""
+
+
+# --- exact text forms ---------------------------------------------------------------------
+
+
+def exact_text(value: Fraction) -> str:
+    """A rational as exact text: a plain decimal when it terminates, else ``p/q``."""
+    value = Fraction(value)
+    den = value.denominator
+    d = den
+    twos = fives = 0
+    while d % 2 == 0:
+        d //= 2
+        twos += 1
+    while d % 5 == 0:
+        d //= 5
+        fives += 1
+    if d != 1:
+        return f"{value.numerator}/{den}"
+    if den == 1:
+        return str(value.numerator)
+    sign = "-" if value < 0 else ""
+    m = max(twos, fives)
+    digits = str(abs(value.numerator) * (10**m // den)).rjust(m + 1, "0")
+    return f"{sign}{digits[:-m]}.{digits[-m:]}"
+
+
+def gap_text(numerator: int, denominator: int, digits: int = GAP_DIGITS) -> str:
+    """numerator/denominator in scientific notation, ``digits`` significant digits, rounded down.
+
+    Rounded towards -infinity, so a positive margin is never overstated.  Works
+    on integers of any size without converting them to decimal strings.
+    """
+    if denominator <= 0:
+        raise ValueError("denominator must be positive")
+    if numerator == 0:
+        return "0"
+    negative = numerator < 0
+    num = -numerator if negative else numerator
+    # e = floor(log10(num / den)), first estimated from bit lengths, then corrected exactly
+    e = math.floor((num.bit_length() - denominator.bit_length()) * math.log10(2))
+
+    def scaled(e: int) -> tuple[int, bool]:
+        shift = digits - 1 - e
+        if shift >= 0:
+            top, bottom = num * 10**shift, denominator
+        else:
+            top, bottom = num, denominator * 10**-shift
+        q, rem = divmod(top, bottom)
+        return q, rem != 0
+
+    while True:
+        q, inexact = scaled(e)
+        if q >= 10**digits:
+            e += 1
+        elif q < 10 ** (digits - 1):
+            e -= 1
+        else:
+            break
+    if negative and inexact:
+        q += 1  # towards -infinity
+        if q == 10**digits:
+            q //= 10
+            e += 1
+    mant = str(q)
+    return f"{'-' if negative else ''}{mant[0]}.{mant[1:]}e{e:+d}"
+
+
+def parse_alpha_text(text: str) -> Fraction:
+    """Clause CERT.1: alpha as recorded -- a decimal (``0.001``, ``1e-3``) or ``p/q``, in (0, 1).
+
+    Stricter than the CLI: bounded length and exponent, so parsing a hostile
+    certificate cannot build a huge number.
+    """
+    if not isinstance(text, str) or len(text) > MAX_ALPHA_CHARS:
+        raise InvalidParameterError(f"alpha must be a short decimal or p/q string, got {_show(text)}")
+    s = text.strip()
+    if not (_ALPHA_DECIMAL.match(s) or _ALPHA_RATIO.match(s)):
+        raise InvalidParameterError(f"alpha {_show(text)} is not a decimal or p/q")
+    try:
+        value = Fraction(s)
+    except (ValueError, ZeroDivisionError):
+        raise InvalidParameterError(f"alpha {_show(text)} is not a number") from None
+    if not 0 < value < 1:
+        raise InvalidParameterError(f"alpha must lie strictly between 0 and 1, got {_show(text)}")
+    return value
+
+
+def _show(value: object, limit: int = 60) -> str:
+    """A short, single-line, printable rendering of an untrusted value for messages."""
+    if isinstance(value, (dict, list)):
+        text = type(value).__name__
+    else:
+        text = repr(value)
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --- canonical serialization and digest (clause CERT.2) -------------------------------------
+
+
+def canonical_bytes(doc: Mapping[str, Any]) -> bytes:
+    """Clause CERT.2: the bytes the digest covers -- everything but ``digest``, canonically."""
+    body = {key: value for key, value in doc.items() if key != "digest"}
+    return json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    ).encode("utf-8")
+
+
+def compute_digest(doc: Mapping[str, Any]) -> str:
+    """Clause CERT.2: SHA-256 (hex) of :func:`canonical_bytes`."""
+    return hashlib.sha256(canonical_bytes(doc)).hexdigest()
+
+
+def seal(doc: dict) -> dict:
+    """Return a copy of ``doc`` with its ``digest`` member (re)computed (clause CERT.2)."""
+    out = {key: value for key, value in doc.items() if key != "digest"}
+    out["digest"] = {"algorithm": DIGEST_ALGORITHM, "value": compute_digest(out)}
+    return out
+
+
+# --- provenance -----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries the numbers depend on (clause CERT.1 provenance)."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in ("mmcert-verified", "numpy", "scipy", "mpmath"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:  # pragma: no cover - installed in practice
+            continue
+    return out
+
+
+def utc_now() -> str:
+    """The current time as ISO 8601 UTC with a ``Z`` (seconds resolution)."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Optional facts about how a certificate was made (clause CERT.1, ``provenance``).
+
+    None of these are re-derivable, so the audit only checks their form (and
+    the digest covers them).  ``seed``/``rng``: the sub-sampling RNG and its
+    seed; ``model_sha256``/``input_sha256``: SHA-256 of the model weights and of
+    the input; ``created``: ISO 8601 UTC time (default: now); ``engine``: the
+    engine that made the original decision (the claims are always the
+    reference engine's); ``libraries``: override the recorded versions
+    (default: this installation's).
+    """
+
+    seed: int | None = None
+    rng: str | None = None
+    model_sha256: str | None = None
+    input_sha256: str | None = None
+    created: str | None = None
+    engine: str | None = None
+    libraries: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**256
+        ):
+            raise InvalidParameterError(f"seed must be an integer in [0, 2**256), got {self.seed!r}")
+        for name in ("model_sha256", "input_sha256"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, str) and _HEX64.match(v)):
+                raise InvalidParameterError(f"{name} must be 64 lowercase hex digits, got {_show(v)}")
+        for name in ("rng", "engine"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, str) and 0 < len(v) <= 128 and v.isprintable()):
+                raise InvalidParameterError(f"{name} must be a short printable string, got {_show(v)}")
+        if self.created is not None and not (isinstance(self.created, str) and _TIME.match(self.created)):
+            raise InvalidParameterError(f"created must look like 2024-06-01T12:00:00Z, got {_show(self.created)}")
+
+    def to_json(self) -> dict:
+        from . import __version__
+
+        libs = dict(self.libraries) if self.libraries is not None else library_versions()
+        return {
+            "tool": "mmcert-verified",
+            "tool_version": __version__,
+            "libraries": libs,
+            "engine": self.engine,
+            "seed": self.seed,
+            "rng": self.rng,
+            "model_sha256": self.model_sha256,
+            "input_sha256": self.input_sha256,
+            "created": self.created or utc_now(),
+        }
+
+
+def _header(kind: Kind) -> dict:
+    from . import SPEC_VERSION
+
+    return {"format": FORMAT, "schema_version": SCHEMA_VERSION, "kind": kind.value, "spec_version": SPEC_VERSION}
+
+
+# --- classification (clause CERT.1) ---------------------------------------------------------
+
+
+def recorded_alpha(alpha_text: str | None, alpha: Fraction) -> str:
+    """The alpha text to record: the caller's text when it denotes exactly ``alpha``, else exact."""
+    if alpha_text is not None:
+        try:
+            if parse_alpha_text(str(alpha_text)) == alpha:
+                return str(alpha_text).strip()
+        except InvalidParameterError:
+            pass
+        try:
+            given = alpha_fraction(str(alpha_text))
+        except InvalidParameterError:
+            given = None
+        if given is not None and given != alpha:
+            raise InvalidParameterError(
+                f"alpha_text {_show(alpha_text)} does not denote the certified alpha {exact_text(alpha)}"
+            )
+    text = exact_text(alpha)
+    if "/" not in text and "." in text:  # a terminating decimal: 0.000123 may be shorter as 123e-6
+        digits = len(text.split(".")[1])
+        mantissa = int(text.replace(".", ""))
+        sci = f"{mantissa}e-{digits}"
+        if len(sci) < len(text) and digits < 1000:
+            text = sci
+    return text
+
+
+def classification_inputs(result: Certification, alpha_text: str, ratio: Sequence[int] | None) -> dict:
+    """The ``inputs`` section of a classification certificate (clause CERT.1)."""
+    return {
+        "method": result.method.value,
+        "n": list(result.setting.n),
+        "k": list(result.setting.k),
+        "r": list(result.budget.r),
+        "attack": [a.value for a in result.budget.attack],
+        "counts": list(result.votes.counts),
+        "alpha": alpha_text,
+        "radius_ratio": None if ratio is None else [int(c) for c in ratio],
+    }
+
+
+def classification_claims(result: Certification, radius: RadiusResult | None) -> dict:
+    """The ``claims`` section: every value the reference engine derives from the inputs.
+
+    The audit (clause CERT.3) rebuilds this dict from a fresh re-derivation and
+    compares it member by member, so it must depend on the inputs only.
+    """
+    b, d, m = result.bounds, result.decision, result.masses
+    slack = d.a - d.b - d.threshold  # Theorem 1 gap = slack / P_n' (clause T1.4)
+    claims = {
+        "N": result.votes.total,
+        "C": result.votes.classes,
+        "alpha_split": {"rule": "bonferroni", "parts": result.votes.classes, "level": exact_text(b.level)},
+        "label": b.label,
+        "runner_up": b.runner_up,
+        "p_a_lower": exact_text(b.p_a_lower),
+        "p_b_upper": exact_text(b.p_b_upper),
+        "certified": bool(d.certified),
+        "theorem1_gap": gap_text(slack, m.p_n_prime),
+        "largest_certified": None,
+    }
+    if radius is not None:
+        claims["largest_certified"] = {
+            "t": radius.radius,
+            "r": None if radius.radius is None else [radius.radius * c for c in radius.ratio],
+            "search_limit": radius.search_limit,
+        }
+    return claims
+
+
+def budget_direction(r: Sequence[int]) -> tuple[int, ...] | None:
+    """r divided by the gcd of its entries: the direction whose radius the writer records."""
+    g = math.gcd(*r)
+    return None if g == 0 else tuple(int(x) // g for x in r)
+
+
+def classification_certificate(
+    result: Certification,
+    *,
+    alpha_text: str | None = None,
+    provenance: Provenance | None = None,
+    radius: RadiusResult | None = None,
+) -> dict:
+    """Clause CERT.1: the sealed certificate (a dict) for one reference certification.
+
+    ``alpha_text`` is recorded as given when it denotes ``result.alpha``
+    exactly (else the exact value is recorded; a text denoting another value
+    is an error).  ``radius``, when given, must come from the same votes,
+    alpha, setting and attack; it is recorded as the largest certified budget
+    along its ratio.  Guarantee: the returned dict audits as holding.
+    """
+    text = recorded_alpha(alpha_text, result.alpha)
+    ratio = None
+    if radius is not None:
+        if (
+            radius.attack != result.budget.attack
+            or radius.bounds != result.bounds
+            or radius.label != result.label
+            or len(radius.ratio) != result.setting.modalities
+        ):
+            raise InvalidParameterError("the radius was computed for other votes, alpha or attack than the certification")
+        ratio = radius.ratio
+    doc = _header(Kind.CLASSIFICATION)
+    doc["inputs"] = classification_inputs(result, text, ratio)
+    doc["claims"] = classification_claims(result, radius)
+    doc["provenance"] = (provenance or Provenance(engine="reference")).to_json()
+    return seal(doc)
+
+
+def radius_along_budget(result: Certification) -> RadiusResult | None:
+    """Clause R1 along the certification's own budget direction r / gcd(r).
+
+    None when r = 0 (no direction) or when the reference radius search
+    rejects the direction (it may probe budgets that are not valid for the
+    setting); the certificate then records no largest budget.
+    """
+    ratio = budget_direction(result.budget.r)
+    if ratio is None:
+        return None
+    try:
+        return reference_radius(
+            result.votes.counts, result.alpha, result.setting.n, result.setting.k, ratio,
+            result.budget.attack, result.method,
+        )
+    except InvalidParameterError:
+        return None
+
+
+def write_certificate(doc: Mapping[str, Any], path) -> Path:
+    """Write a sealed certificate as indented JSON; never overwrites (clause CERT.1).
+
+    Raises :class:`InputFileError` when ``path`` exists or cannot be created and
+    :class:`InvalidParameterError` when ``doc`` is not sealed with a correct digest.
+    """
+    digest = doc.get("digest")
+    if not isinstance(digest, dict) or digest.get("value") != compute_digest(doc):
+        raise InvalidParameterError("refusing to write a certificate whose digest is missing or wrong; seal() it")
+    text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=True, allow_nan=False) + "\n"
+    data = text.encode("utf-8")
+    if len(data) > MAX_CERTIFICATE_BYTES:
+        raise InvalidParameterError(
+            f"the certificate would be {len(data)} bytes, over the {MAX_CERTIFICATE_BYTES}-byte limit audits accept"
+        )
+    try:
+        validate_certificate(parse_certificate_bytes(data))
+    except CertificateFormatError as exc:
+        raise InvalidParameterError(f"refusing to write a certificate the audit would reject: {exc}") from None
+    path = Path(path)
+    _write_new(path, data)
+    return path
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    try:
+        with open(path, "xb") as fh:
+            fh.write(data)
+    except FileExistsError:
+        raise InputFileError(f"{path} already exists; refusing to overwrite it") from None
+    except OSError as exc:
+        raise InputFileError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def write_classification_certificate(
+    result: Certification, path, *, alpha_text: str | None = None, provenance: Provenance | None = None
+) -> Path:
+    """``mmcert certify --out``: write the certificate of ``result``, with the radius along r.
+
+    Refuses to overwrite an existing file (:class:`InputFileError`).
+    """
+    doc = classification_certificate(
+        result, alpha_text=alpha_text, provenance=provenance, radius=radius_along_budget(result)
+    )
+    return write_certificate(doc, path)
+
+
+# --- segmentation (clauses CERT.1, CERT.2) -------------------------------------------------
+
+
+def sidecar_path(path) -> Path:
+    """Where the votes of the certificate at ``path`` go: ``<stem>.votes.npz`` next to it."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.votes.npz")
+
+
+def _plain_json(value: Any) -> Any:
+    """``value`` as plain JSON data (numpy scalars unwrapped, non-finite floats rejected)."""
+
+    def default(obj: Any) -> Any:
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+        raise InvalidParameterError(f"the segmentation result holds a non-JSON value {_show(obj)}")
+
+    try:
+        return json.loads(json.dumps(value, default=default, allow_nan=False))
+    except ValueError as exc:
+        raise InvalidParameterError(f"the segmentation result is not finite JSON: {exc}") from None
+
+
+#: how a segmentation certificate spends alpha (clauses SEG.1-SEG.3), recorded in its claims
+SEGMENTATION_ALPHA_SPLIT = {
+    "rule": "holm",
+    "family": "the pixels of each image",
+    "per_pixel": "bonferroni over the C labels at level alpha*_j / C",
+}
+
+
+def segmentation_claims(result_json: Mapping[str, Any], alpha_text: str) -> dict:
+    """The ``claims`` section of a segmentation certificate: the result, normalised.
+
+    ``engine`` (which engine ran) moves to the provenance and ``alpha`` is the
+    recorded alpha text, so that the reference engine's re-derivation
+    (clause CERT.3) yields the identical dict.
+    """
+    claims = _plain_json(dict(result_json))
+    if not isinstance(claims, dict):  # pragma: no cover - dict() above
+        raise InvalidParameterError("the segmentation result must be a JSON object")
+    claims.pop("engine", None)
+    claims["alpha"] = alpha_text
+    claims.setdefault("alpha_split", dict(SEGMENTATION_ALPHA_SPLIT))
+    return claims
+
+
+def _integer_array(arr, what: str) -> np.ndarray:
+    arr = np.asarray(arr)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise InvalidParameterError(f"{what} must be an integer array, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr)
+
+
+def write_segmentation_certificate(
+    path,
+    counts,
+    labels,
+    *,
+    alpha_text: str,
+    n: Sequence[int],
+    k: Sequence[int],
+    r: Sequence[int],
+    attack,
+    method,
+    segmented_attack=None,
+    r_o: int = 0,
+    result_json: Mapping[str, Any],
+    segmented_modality: int = 0,
+    provenance: Provenance | None = None,
+) -> Path:
+    """``mmcert segment --out``: write a segmentation certificate and its ``.npz`` sidecar.
+
+    The sidecar (``<stem>.votes.npz``, plain ``np.savez`` of ``counts`` and,
+    when given, ``labels``) is referenced by name, size and SHA-256 from
+    ``inputs.votes`` (clause CERT.2).  ``result_json`` is the segmentation
+    result's ``to_json()`` as computed (its ``engine`` member, if any, is moved
+    to the provenance).  ``segmented_modality`` is 0-based, as in ``segment``.
+    Refuses to overwrite either file (:class:`InputFileError`); on failure
+    nothing is left behind.
+    """
+    path = Path(path)
+    side = sidecar_path(path)
+    for p in (path, side):
+        if p.exists() or p.is_symlink():
+            raise InputFileError(f"{p} already exists; refusing to overwrite it")
+    text = recorded_alpha(str(alpha_text), alpha_fraction(str(alpha_text)))
+    n_t = [int(v) for v in n]
+    attacks = parse_attacks(attack, len(n_t))
+    seg_att = None if segmented_attack is None else parse_attacks(segmented_attack, 1)[0].value
+    counts_arr = _integer_array(counts, "counts")
+    arrays = {"counts": counts_arr}
+    if labels is not None:
+        arrays["labels"] = _integer_array(labels, "labels")
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    data = buf.getvalue()
+    if len(data) > MAX_SIDECAR_BYTES:
+        raise InvalidParameterError(f"the votes take {len(data)} bytes, over the {MAX_SIDECAR_BYTES}-byte sidecar limit")
+    engine = result_json.get("engine") if isinstance(result_json, Mapping) else None
+    prov = provenance or Provenance(engine=str(engine) if engine else None)
+    doc = _header(Kind.SEGMENTATION)
+    doc["inputs"] = {
+        "method": Method(method).value,
+        "n": n_t,
+        "k": [int(v) for v in k],
+        "r": [int(v) for v in r],
+        "attack": [a.value for a in attacks],
+        "alpha": text,
+        "segmented_attack": seg_att,
+        "r_o": int(r_o),
+        "segmented_modality": int(segmented_modality),
+        "votes": {
+            "file": side.name,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": len(data),
+            "counts_shape": list(counts_arr.shape),
+            "labels": labels is not None,
+        },
+    }
+    doc["claims"] = segmentation_claims(result_json, text)
+    doc["provenance"] = prov.to_json()
+    doc = seal(doc)
+    _write_new(side, data)
+    try:
+        write_certificate(doc, path)
+    except MMCertError:
+        side.unlink(missing_ok=True)  # we created it just above
+        raise
+    return path
+
+
+# --- reading under limits (clauses CERT.1, CERT.2) ------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise CertificateFormatError(f"the non-JSON number {name} is not allowed")
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise CertificateFormatError(f"an integer of {len(text.lstrip('-'))} digits exceeds the limit of {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    if len(text) > MAX_FLOAT_CHARS:
+        raise CertificateFormatError(f"a number of {len(text)} characters exceeds the limit of {MAX_FLOAT_CHARS}")
+    value = float(text)
+    if not math.isfinite(value):
+        raise CertificateFormatError(f"the number {_show(text)} is out of range")
+    return value
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise CertificateFormatError(f"the key {_show(key)} appears twice in one object")
+        out[key] = value
+    return out
+
+
+def _check_shape(value: Any) -> None:
+    """Depth, string and container limits over the parsed tree (iterative, no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise CertificateFormatError(f"arrays/objects nest deeper than {MAX_DEPTH} levels")
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if len(key) > MAX_STRING:
+                    raise CertificateFormatError(f"a key is longer than {MAX_STRING} characters")
+                if isinstance(child, (dict, list)):
+                    stack.append((child, depth + 1))
+                elif isinstance(child, str) and len(child) > MAX_STRING:
+                    raise CertificateFormatError(f"a string is longer than {MAX_STRING} characters")
+        elif isinstance(node, list):
+            for child in node:
+                if isinstance(child, (dict, list)):
+                    stack.append((child, depth + 1))
+                elif isinstance(child, str) and len(child) > MAX_STRING:
+                    raise CertificateFormatError(f"a string is longer than {MAX_STRING} characters")
+
+
+def parse_certificate_bytes(data: bytes) -> dict:
+    """Bytes -> JSON object, under the limits of this module; :class:`CertificateFormatError` otherwise."""
+    if len(data) > MAX_CERTIFICATE_BYTES:
+        raise CertificateFormatError(f"the file is larger than {MAX_CERTIFICATE_BYTES} bytes")
+    if not data.strip():
+        raise CertificateFormatError("the file is empty")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CertificateFormatError(f"not UTF-8 text (bad byte at offset {exc.start})") from None
+    try:
+        doc = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            object_pairs_hook=_pairs,
+        )
+    except RecursionError:
+        raise CertificateFormatError(f"arrays/objects nest deeper than {MAX_DEPTH} levels") from None
+    except json.JSONDecodeError as exc:
+        raise CertificateFormatError(f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except ValueError as exc:  # e.g. int() digit limits
+        raise CertificateFormatError(f"not acceptable JSON ({_show(str(exc), 100)})") from None
+    _check_shape(doc)
+    if not isinstance(doc, dict):
+        raise CertificateFormatError(f"not a certificate (JSON {type(doc).__name__}, not an object)")
+    return doc
+
+
+def read_bytes_limited(path: Path, limit: int, what: str) -> bytes:
+    """Read a regular file of at most ``limit`` bytes; :class:`CertificateFormatError` otherwise."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise CertificateFormatError(f"{what} does not exist") from None
+    except OSError as exc:
+        raise CertificateFormatError(f"{what} cannot be read ({exc.strerror or exc})") from None
+    import stat as _stat
+
+    if not _stat.S_ISREG(st.st_mode):
+        raise CertificateFormatError(f"{what} is not a regular file")
+    if st.st_size > limit:
+        raise CertificateFormatError(f"{what} is larger than {limit} bytes ({st.st_size})")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise CertificateFormatError(f"{what} cannot be read ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise CertificateFormatError(f"{what} is larger than {limit} bytes")
+    return data
+
+
+# --- structure (clause CERT.1): a strict, hand-written mirror of docs/certificate.schema.json ---
+
+
+class _Where:
+    """Path of the member being checked, for messages like ``inputs.counts[3]``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __truediv__(self, key: str | int) -> "_Where":
+        if isinstance(key, int):
+            return _Where(f"{self.path}[{key}]")
+        return _Where(f"{self.path}.{key}" if self.path else key)
+
+    def fail(self, message: str) -> CertificateFormatError:
+        return CertificateFormatError(f"{self.path or 'the document'}: {message}")
+
+
+def _obj(value: Any, where: _Where, required: set[str], optional: set[str] = frozenset()) -> dict:
+    if not isinstance(value, dict):
+        raise where.fail(f"expected an object, got {_show(value)}")
+    missing = sorted(required - value.keys())
+    if missing:
+        raise where.fail(f"missing member {missing[0]!r}")
+    extra = sorted(value.keys() - required - optional)
+    if extra:
+        raise where.fail(f"unknown member {_show(extra[0])}")
+    return value
+
+
+def _int(value: Any, where: _Where, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise where.fail(f"expected an integer, got {_show(value)}")
+    if not lo <= value <= hi:
+        raise where.fail(f"{_show(value)} is outside [{lo}, {hi}]")
+    return value
+
+
+def _opt(check: Callable[..., Any]) -> Callable[..., Any]:
+    def inner(value: Any, where: _Where, *args: Any) -> Any:
+        return None if value is None else check(value, where, *args)
+
+    return inner
+
+
+def _str(value: Any, where: _Where, pattern: re.Pattern | None = None, limit: int = 128) -> str:
+    if not isinstance(value, str):
+        raise where.fail(f"expected a string, got {_show(value)}")
+    if len(value) > limit or (pattern is not None and not pattern.match(value)):
+        raise where.fail(f"malformed string {_show(value)}")
+    return value
+
+
+def _bool(value: Any, where: _Where) -> bool:
+    if not isinstance(value, bool):
+        raise where.fail(f"expected true or false, got {_show(value)}")
+    return value
+
+
+def _list(value: Any, where: _Where, lo: int, hi: int, item: Callable[[Any, _Where], Any]) -> list:
+    if not isinstance(value, list):
+        raise where.fail(f"expected an array, got {_show(value)}")
+    if not lo <= len(value) <= hi:
+        raise where.fail(f"expected {lo} to {hi} entries, got {len(value)}")
+    return [item(v, where / i) for i, v in enumerate(value)]
+
+
+def _int_list(value: Any, where: _Where, lo_len: int, hi_len: int, lo: int, hi: int) -> list[int]:
+    """An array of integers in [lo, hi] (the hot path of validation: no per-item allocations)."""
+    if not isinstance(value, list):
+        raise where.fail(f"expected an array, got {_show(value)}")
+    if not lo_len <= len(value) <= hi_len:
+        raise where.fail(f"expected {lo_len} to {hi_len} entries, got {len(value)}")
+    for i, v in enumerate(value):
+        if type(v) is not int or not lo <= v <= hi:
+            _int(v, where / i, lo, hi)  # raises with the precise message
+    return value
+
+
+def _enum(value: Any, where: _Where, enum_type: type[enum.Enum]) -> Any:
+    allowed = [m.value for m in enum_type]
+    if not isinstance(value, str) or value not in allowed:
+        raise where.fail(f"expected one of {allowed}, got {_show(value)}")
+    return enum_type(value)
+
+
+_DECIMAL = re.compile(r"^(?:0|1|0\.\d*[1-9])$")
+_GAP = re.compile(r"^(?:0|-?\d\.\d{16}e[+-]\d{1,12})$")
+_FRACTION_TEXT = re.compile(r"^(?:\d+(?:\.\d+)?|\d+/\d+)$")
+
+
+@dataclass(frozen=True)
+class ThreatInputs:
+    """The threat-model inputs common to both kinds (validated, typed)."""
+
+    method: Method
+    n: tuple[int, ...]
+    k: tuple[int, ...]
+    r: tuple[int, ...]
+    attack: tuple[Attack, ...]
+    alpha_text: str
+    alpha: Fraction
+
+
+@dataclass(frozen=True)
+class ClassificationInputs:
+    """``inputs`` of a classification certificate (clause CERT.1)."""
+
+    threat: ThreatInputs
+    counts: tuple[int, ...]
+    radius_ratio: tuple[int, ...] | None
+
+
+@dataclass(frozen=True)
+class SidecarRef:
+    """``inputs.votes`` of a segmentation certificate (clause CERT.2)."""
+
+    file: str
+    sha256: str
+    size: int
+    counts_shape: tuple[int, ...]
+    labels: bool
+
+
+@dataclass(frozen=True)
+class SegmentationInputs:
+    """``inputs`` of a segmentation certificate (clause CERT.1)."""
+
+    threat: ThreatInputs
+    segmented_attack: Attack | None
+    r_o: int
+    segmented_modality: int
+    votes: SidecarRef
+
+
+@dataclass(frozen=True)
+class LoadedCertificate:
+    """A certificate that passed the structural checks: the raw dict and its typed inputs."""
+
+    kind: Kind
+    doc: dict
+    inputs: ClassificationInputs | SegmentationInputs
+
+
+def _threat(inp: dict, where: _Where) -> ThreatInputs:
+    method = _enum(inp["method"], where / "method", Method)
+    n = _int_list(inp["n"], where / "n", 1, MAX_MODALITIES, 0, MAX_ELEMENTS)
+    k = _int_list(inp["k"], where / "k", 1, MAX_MODALITIES, 0, MAX_ELEMENTS)
+    r = _int_list(inp["r"], where / "r", 1, MAX_MODALITIES, 0, MAX_ELEMENTS)
+    attack = _list(inp["attack"], where / "attack", 1, MAX_MODALITIES, lambda v, w: _enum(v, w, Attack))
+    alpha_text = _str(inp["alpha"], where / "alpha", limit=MAX_ALPHA_CHARS)
+    try:
+        alpha = parse_alpha_text(alpha_text)
+    except InvalidParameterError as exc:
+        raise (where / "alpha").fail(str(exc)) from None
+    return ThreatInputs(method, tuple(n), tuple(k), tuple(r), tuple(attack), alpha_text, alpha)
+
+
+_THREAT_KEYS = {"method", "n", "k", "r", "attack", "alpha"}
+
+
+def _classification(doc: dict) -> ClassificationInputs:
+    where = _Where("inputs")
+    inp = _obj(doc["inputs"], where, _THREAT_KEYS | {"counts", "radius_ratio"})
+    threat = _threat(inp, where)
+    counts = _int_list(inp["counts"], where / "counts", 1, MAX_CLASSES, 0, MAX_VOTES)
+    ratio = _opt(_int_list)(inp["radius_ratio"], where / "radius_ratio", 1, MAX_MODALITIES, 0, MAX_ELEMENTS)
+    # claims: structure only here; values are the audit's business
+    cw = _Where("claims")
+    claims = _obj(
+        doc["claims"], cw,
+        {"N", "C", "alpha_split", "label", "runner_up", "p_a_lower", "p_b_upper", "certified",
+         "theorem1_gap", "largest_certified"},
+    )
+    _int(claims["N"], cw / "N", 0, MAX_VOTES * MAX_CLASSES)
+    _int(claims["C"], cw / "C", 0, MAX_CLASSES)
+    split = _obj(claims["alpha_split"], cw / "alpha_split", {"rule", "parts", "level"})
+    _str(split["rule"], cw / "alpha_split" / "rule", re.compile(r"^[a-z-]{1,32}$"))
+    _int(split["parts"], cw / "alpha_split" / "parts", 0, MAX_CLASSES)
+    _str(split["level"], cw / "alpha_split" / "level", _FRACTION_TEXT, limit=MAX_STRING)
+    _int(claims["label"], cw / "label", 0, MAX_CLASSES)
+    _opt(_int)(claims["runner_up"], cw / "runner_up", 0, MAX_CLASSES)
+    _str(claims["p_a_lower"], cw / "p_a_lower", _DECIMAL, limit=MAX_STRING)
+    _str(claims["p_b_upper"], cw / "p_b_upper", _DECIMAL, limit=MAX_STRING)
+    _bool(claims["certified"], cw / "certified")
+    _str(claims["theorem1_gap"], cw / "theorem1_gap", _GAP, limit=64)
+    largest = claims["largest_certified"]
+    if largest is not None:
+        lw = cw / "largest_certified"
+        largest = _obj(largest, lw, {"t", "r", "search_limit"})
+        _opt(_int)(largest["t"], lw / "t", 0, MAX_ELEMENTS)
+        _opt(_int_list)(largest["r"], lw / "r", 1, MAX_MODALITIES, 0, MAX_ELEMENTS)
+        _opt(_int)(largest["search_limit"], lw / "search_limit", 0, MAX_ELEMENTS)
+    return ClassificationInputs(threat, tuple(counts), None if ratio is None else tuple(ratio))
+
+
+def _segmentation(doc: dict) -> SegmentationInputs:
+    where = _Where("inputs")
+    inp = _obj(doc["inputs"], where, _THREAT_KEYS | {"segmented_attack", "r_o", "segmented_modality", "votes"})
+    threat = _threat(inp, where)
+    seg_att = _opt(_enum)(inp["segmented_attack"], where / "segmented_attack", Attack)
+    r_o = _int(inp["r_o"], where / "r_o", 0, MAX_ELEMENTS)
+    modality = _int(inp["segmented_modality"], where / "segmented_modality", 0, MAX_MODALITIES - 1)
+    vw = where / "votes"
+    votes = _obj(inp["votes"], vw, {"file", "sha256", "bytes", "counts_shape", "labels"})
+    ref = SidecarRef(
+        _str(votes["file"], vw / "file", _SIDECAR_NAME, limit=205),
+        _str(votes["sha256"], vw / "sha256", _HEX64),
+        _int(votes["bytes"], vw / "bytes", 0, MAX_SIDECAR_BYTES),
+        tuple(_int_list(votes["counts_shape"], vw / "counts_shape", 2, 4, 1, MAX_SIDECAR_BYTES)),
+        _bool(votes["labels"], vw / "labels"),
+    )
+    if not isinstance(doc["claims"], dict):
+        raise _Where("claims").fail(f"expected an object, got {_show(doc['claims'])}")
+    return SegmentationInputs(threat, seg_att, r_o, modality, ref)
+
+
+def _provenance(value: Any) -> None:
+    where = _Where("provenance")
+    prov = _obj(
+        value, where,
+        {"tool", "tool_version", "libraries", "engine", "seed", "rng", "model_sha256", "input_sha256", "created"},
+    )
+    _str(prov["tool"], where / "tool")
+    _str(prov["tool_version"], where / "tool_version", limit=64)
+    libs = prov["libraries"]
+    if not isinstance(libs, dict):
+        raise (where / "libraries").fail(f"expected an object, got {_show(libs)}")
+    if len(libs) > 64:
+        raise (where / "libraries").fail("more than 64 entries")
+    for name, version in libs.items():
+        if not _LIBNAME.match(name):
+            raise (where / "libraries").fail(f"malformed library name {_show(name)}")
+        _str(version, where / "libraries" / name, limit=64)
+    _opt(_str)(prov["engine"], where / "engine")
+    _opt(_int)(prov["seed"], where / "seed", 0, 2**256 - 1)
+    _opt(_str)(prov["rng"], where / "rng")
+    _opt(_str)(prov["model_sha256"], where / "model_sha256", _HEX64)
+    _opt(_str)(prov["input_sha256"], where / "input_sha256", _HEX64)
+    _str(prov["created"], where / "created", _TIME, limit=40)
+
+
+def validate_certificate(doc: Any) -> LoadedCertificate:
+    """Clause CERT.1: check the structure of a parsed certificate; typed inputs on success.
+
+    Checks types, required and unknown members, ranges and string forms --
+    not whether the claims are true (that is :mod:`mmcert_verified.audit`).
+    Raises :class:`CertificateFormatError` naming the first offending member.
+    """
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise CertificateFormatError(f'not an mmcert certificate (no "format": "{FORMAT}")')
+    top = _Where("")
+    _obj(doc, top, {"format", "schema_version", "kind", "spec_version", "inputs", "claims", "provenance", "digest"})
+    version = doc["schema_version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version != SCHEMA_VERSION:
+        raise CertificateFormatError(
+            f"schema_version {_show(version)} is not supported; this tool reads schema_version {SCHEMA_VERSION}"
+        )
+    from . import SPEC_VERSION
+
+    spec = _str(doc["spec_version"], _Where("spec_version"), limit=32)
+    if spec != SPEC_VERSION:
+        raise CertificateFormatError(f"the certificate follows spec {_show(spec)}; this tool implements spec {SPEC_VERSION}")
+    kind = _enum(doc["kind"], _Where("kind"), Kind)
+    digest = _obj(doc["digest"], _Where("digest"), {"algorithm", "value"})
+    if digest["algorithm"] != DIGEST_ALGORITHM:
+        raise _Where("digest.algorithm").fail(f"expected {DIGEST_ALGORITHM!r}, got {_show(digest['algorithm'])}")
+    _str(digest["value"], _Where("digest.value"), _HEX64)
+    inputs = _classification(doc) if kind is Kind.CLASSIFICATION else _segmentation(doc)
+    _provenance(doc["provenance"])
+    return LoadedCertificate(kind, doc, inputs)
+
+
+def read_certificate(path) -> LoadedCertificate:
+    """Read, parse and structurally validate the certificate at ``path`` (clause CERT.1).
+
+    Raises :class:`CertificateFormatError` (an :class:`InputFileError`) with a
+    one-line reason when the file is unreadable, over a limit, not JSON or not
+    a certificate.
+    """
+    path = Path(path)
+    data = read_bytes_limited(path, MAX_CERTIFICATE_BYTES, "the file")
+    return validate_certificate(parse_certificate_bytes(data))
+
+
+# --- sidecar (clause CERT.2) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SidecarArrays:
+    """The arrays of a segmentation certificate's sidecar."""
+
+    counts: np.ndarray
+    labels: np.ndarray | None
+
+
+def read_sidecar(certificate_path, ref: SidecarRef) -> SidecarArrays:
+    """Clause CERT.2: load the sidecar named by ``ref`` after checking its size and SHA-256.
+
+    The file is read once into memory, hashed, and parsed from those bytes
+    with ``allow_pickle=False``.  Members must be exactly ``counts.npy`` (and
+    ``labels.npy`` when ``ref.labels``), integer arrays whose declared sizes
+    fit the limit.  Raises :class:`SidecarDigestError` when the bytes do not
+    match the recorded digest or size, :class:`CertificateFormatError` when the
+    file is missing, over a limit or malformed.
+    """
+    path = Path(certificate_path).parent / ref.file
+    data = read_bytes_limited(path, MAX_SIDECAR_BYTES, f"the votes file {ref.file}")
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != ref.sha256 or len(data) != ref.size:
+        raise SidecarDigestError(
+            f"votes file {ref.file} has SHA-256 {actual[:16]}... ({len(data)} bytes), "
+            f"the certificate records {ref.sha256[:16]}... ({ref.size} bytes)"
+        )
+    want = {"counts.npy"} | ({"labels.npy"} if ref.labels else set())
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+            names = {i.filename for i in infos}
+            if names != want or len(infos) != len(want):
+                raise CertificateFormatError(
+                    f"votes file {ref.file} holds {sorted(names)[:4]}, expected {sorted(want)}"
+                )
+            if sum(i.file_size for i in infos) > MAX_SIDECAR_BYTES:
+                raise CertificateFormatError(f"votes file {ref.file} expands beyond {MAX_SIDECAR_BYTES} bytes")
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            counts = npz["counts"]
+            labels = npz["labels"] if ref.labels else None
+    except CertificateFormatError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, NotImplementedError, RuntimeError) as exc:
+        raise CertificateFormatError(f"votes file {ref.file} is not a readable .npz ({_show(str(exc), 80)})") from None
+    for name, arr in (("counts", counts), ("labels", labels)):
+        if arr is None:
+            continue
+        if arr.dtype.kind not in "iu":
+            raise CertificateFormatError(f"votes file {ref.file}: {name} has dtype {arr.dtype}, not integer")
+    if counts.size and int(counts.max()) > MAX_VOTES:
+        raise CertificateFormatError(f"votes file {ref.file}: a count exceeds {MAX_VOTES}")
+    if tuple(counts.shape) != ref.counts_shape:
+        raise CertificateFormatError(
+            f"votes file {ref.file}: counts have shape {tuple(counts.shape)}, the certificate says {ref.counts_shape}"
+        )
+    return SidecarArrays(counts, labels)
