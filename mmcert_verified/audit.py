@@ -54,7 +54,7 @@ from .certificate import (
     segmentation_claims,
 )
 from .errors import InvalidParameterError, MMCertError
-from .reference.certify import Certification, RadiusResult, certified_at, certify
+from .reference.certify import Certification, RadiusResult, certified_at, certify, last_certified
 from .threat_model import Attack, Budget, Method, max_radius_multiplier
 
 #: the largest binomial product (bits of P_n or P_n') an audit will compute
@@ -326,32 +326,12 @@ def _radius(result: Certification, inp: ClassificationInputs, claimed: Any) -> R
         if (limit is not None and value == limit) or not ok(value + 1):
             confirmed = value
     if confirmed is _UNSET:
-        confirmed = _search_radius(ok, limit)
+        confirmed = last_certified(ok, limit)
     return RadiusResult(result.label, confirmed, ratio, result.budget.attack, result.bounds, limit)
 
 
 #: marks "no claimed radius to confirm"
 _UNSET = object()
-
-
-def _search_radius(ok, limit: int | None) -> int | None:
-    """Clause R1 by exponential then binary search (as the reference engine's radius does)."""
-    if not ok(0):
-        return None
-    lo, step = 0, 1
-    while True:
-        t = lo + step if limit is None else min(lo + step, limit)
-        if t == lo or not ok(t):
-            hi = t if t != lo else lo + 1
-            break
-        lo, step = t, step * 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            lo = mid
-        else:
-            hi = mid
-    return lo
 
 
 def _audit_classification(loaded: LoadedCertificate) -> _Outcome:

@@ -53,6 +53,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from .reference.clopper_pearson import decimal_string
 from .errors import InputFileError, InvalidParameterError, MMCertError
 from .reference.certify import Certification, RadiusResult, alpha_fraction
 from .reference.certify import radius as reference_radius
@@ -115,24 +116,7 @@ class SidecarDigestError(MMCertError):
 
 def exact_text(value: Fraction) -> str:
     """A rational as exact text: a plain decimal when it terminates, else ``p/q``."""
-    value = Fraction(value)
-    den = value.denominator
-    d = den
-    twos = fives = 0
-    while d % 2 == 0:
-        d //= 2
-        twos += 1
-    while d % 5 == 0:
-        d //= 5
-        fives += 1
-    if d != 1:
-        return f"{value.numerator}/{den}"
-    if den == 1:
-        return str(value.numerator)
-    sign = "-" if value < 0 else ""
-    m = max(twos, fives)
-    digits = str(abs(value.numerator) * (10**m // den)).rjust(m + 1, "0")
-    return f"{sign}{digits[:-m]}.{digits[-m:]}"
+    return decimal_string(Fraction(value))
 
 
 def gap_text(numerator: int, denominator: int, digits: int = GAP_DIGITS) -> str:

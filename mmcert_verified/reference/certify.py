@@ -174,29 +174,30 @@ def radius(
     def ok(t: int) -> bool:
         return certified_at(bounds, setting, Budget(tuple(t * c for c in ratio), attacks))
 
+    return RadiusResult(votes.label, last_certified(ok, limit), ratio, attacks, bounds, limit)
+
+
+def last_certified(ok, limit: int | None) -> int | None:
+    """Clause R1's search: the largest t in [0, limit] with ok(t), for ok monotone (true then false).
+
+    None when ok(0) is false.  Exponential search from 0, then bisection; each
+    probe is one call of ``ok`` (an exact Theorem 1 decision in the engines).
+    """
     if not ok(0):
-        return RadiusResult(votes.label, None, ratio, attacks, bounds, limit)
-    lo = 0  # certified
-    hi = None  # not certified (or past the limit)
-    step = 1
-    while hi is None:
-        t = lo + step
-        if limit is not None and t > limit:
-            t = limit
-            if t <= lo:
-                hi = lo + 1
-                break
-        if ok(t):
-            lo = t
-            if limit is not None and t == limit:
-                hi = t + 1
-            step *= 2
-        else:
+        return None
+    lo, step = 0, 1  # ok(lo) holds
+    while True:
+        t = lo + step if limit is None else min(lo + step, limit)
+        if t == lo:  # reached the limit, which holds
+            return lo
+        if not ok(t):
             hi = t
+            break
+        lo, step = t, step * 2
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if ok(mid):
             lo = mid
         else:
             hi = mid
-    return RadiusResult(votes.label, lo, ratio, attacks, bounds, limit)
+    return lo
