@@ -130,9 +130,34 @@ class GapBounds:
     hi: torch.Tensor
 
 
+def check_dtype(dtype) -> torch.dtype:
+    """The fast engine computes in float64 (default) or float32; its error bounds follow the dtype."""
+    if dtype not in (torch.float64, torch.float32):
+        raise InvalidParameterError(f"the fast engine supports float64 and float32, got {dtype}")
+    return dtype
+
+
+def unit_roundoff(dtype: torch.dtype) -> float:
+    """u = eps/2 of the working dtype (2**-53 for float64, 2**-24 for float32)."""
+    return torch.finfo(dtype).eps / 2
+
+
+def outward(values, dtype: torch.dtype, down: bool, device=None) -> torch.Tensor:
+    """Cast float64 values to ``dtype`` rounding towards -inf (down) or +inf: never on the unsafe side."""
+    x = torch.as_tensor(np.array(values, dtype=np.float64), dtype=torch.float64, device=device)
+    y = x.to(dtype)
+    if dtype == torch.float64:
+        return y
+    yd = y.to(torch.float64)
+    toward = torch.full_like(y, -float("inf") if down else float("inf"))
+    moved = torch.nextafter(y, toward)
+    bad = (yd > x) if down else (yd < x)
+    return torch.where(bad & torch.isfinite(x), moved, y)
+
+
 def _table_tensor(N: int, level: Fraction, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
     low, up = cp_table(N, level)
-    return torch.tensor(low, dtype=dtype, device=device), torch.tensor(up, dtype=dtype, device=device)
+    return outward(low, dtype, True, device), outward(up, dtype, False, device)
 
 
 def check_counts(counts) -> torch.Tensor:
@@ -171,8 +196,12 @@ def gap_bounds(counts: torch.Tensor, alpha: Fraction, log_pn_lower: float, dtype
         p_a[sel] = low[n_a[sel]]
         p_b[sel] = up[n_b[sel]] if C > 1 else 0.0
     two_over_pn = 2.0 * float(np.exp(-log_pn_lower)) if log_pn_lower < 700 else 0.0
-    lo = p_a - p_b - two_over_pn - 4 * U
-    hi = p_a * (1 + REL_SLACK) - p_b * (1 - REL_SLACK) + 4 * U
+    # in the working dtype: the cast of the table moved each bound by <= 2u (outward), the arithmetic
+    # below adds <= 4u absolute (bounds lie in [0, 1]); the relative slack covers both casts (F.3/F.4)
+    u = unit_roundoff(dtype)
+    rel = REL_SLACK + 4 * u
+    lo = p_a - p_b - two_over_pn - 8 * u
+    hi = p_a * (1 + rel) - p_b * (1 - rel) + 8 * u
     return GapBounds(label, lo, hi)
 
 
@@ -214,9 +243,10 @@ def certify_batch(
         attacked_sizes(setting, Budget(tuple(int(x) for x in row), attacks))
     c = check_counts(counts)
     d = delta_bounds(setting, bud, attacks)
+    dtype = check_dtype(dtype)
     g = gap_bounds(c, alpha, _log_pn_lower(setting), dtype)
-    dlo = torch.as_tensor(d.lo, dtype=dtype, device=c.device)
-    dhi = torch.as_tensor(d.hi, dtype=dtype, device=c.device)
+    dlo = outward(d.lo, dtype, True, c.device)
+    dhi = outward(d.hi, dtype, False, c.device)
     yes = g.lo[:, None] > dhi[None, :]
     no = g.hi[:, None] <= dlo[None, :]
     unsure = ~(yes | no)
@@ -276,9 +306,10 @@ def radius_batch(
     limit = max_radius_multiplier(setting, ratio, attacks)
     c = check_counts(counts)
     d = _delta_along(setting, ratio, attacks, limit)
+    dtype = check_dtype(dtype)
     g = gap_bounds(c, alpha, _log_pn_lower(setting), dtype)
-    hi_mono = torch.as_tensor(np.maximum.accumulate(d.hi), dtype=dtype, device=c.device)
-    lo_mono = torch.as_tensor(np.maximum.accumulate(d.lo), dtype=dtype, device=c.device)
+    hi_mono = outward(np.maximum.accumulate(d.hi), dtype, False, c.device)
+    lo_mono = outward(np.maximum.accumulate(d.lo), dtype, True, c.device)
     # t_sure: every t <= t_sure is surely certified; t_no: surely not certified from t_no on
     t_sure = torch.searchsorted(hi_mono, g.lo.contiguous(), right=False) - 1
     t_no = torch.searchsorted(lo_mono, g.hi.contiguous(), right=False)

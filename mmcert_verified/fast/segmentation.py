@@ -58,7 +58,7 @@ class _Decider:
             p_b, ok_b = np.zeros_like(p_a), np.ones_like(ok_a)
         g_lo = p_a - p_b - self.two_over_pn - 4 * U
         g_hi = p_a * (1 + REL_SLACK) - p_b * (1 - REL_SLACK) + 4 * U
-        ok = ok_a & ok_b
+        ok = ok_a & ok_b & (t > 0)  # a level that underflows float64 is never decided in float
         return ok & (g_lo > self.dhi), ok & (g_hi <= self.dlo)
 
     def float_root(self, n_a: np.ndarray, n_b: np.ndarray, log_hi: float) -> np.ndarray:

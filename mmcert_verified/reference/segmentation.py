@@ -36,6 +36,8 @@ from .theorem1 import SubsampleMasses, decide
 
 #: alpha* lives on the grid of binary numbers with GRID_BITS + 1 significant bits (SEG.2)
 GRID_BITS = 20
+#: the grid's bottom: the smallest positive double; a pixel certified even there gets this alpha*
+MIN_LEVEL = 5e-324
 
 
 # --------------------------------------------------------------------------- votes
@@ -184,9 +186,9 @@ def alpha_star(pair: tuple[int, int], problem: PixelProblem, alpha) -> Fraction:
                 return grid_value(cand)
     if not ok(top):
         return alpha
-    lo = grid_floor(2.0**-1070)  # certifying there is impossible for any N <= 2**53
+    lo = grid_floor(MIN_LEVEL)  # the bottom of the grid: the smallest positive double
     if ok(lo):
-        return grid_value(lo)
+        return grid_value(lo)  # certified even there: alpha* is reported as the bottom of the grid
     hi = top  # ok(hi) and not ok(lo): bisect on grid indices
     while hi - lo > 1:
         mid = (lo + hi) // 2
