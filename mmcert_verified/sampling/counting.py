@@ -1,0 +1,98 @@
+"""Counting votes on the fly (clause V1): never more than one batch of predictions held.
+
+For classification the counts are ``N_l``, shape ``(C,)``; for segmentation
+``N_l^j``, shape ``(C, *spatial)``.  Each batch of predictions is added to the
+running counts on the model's device and dropped, so memory is
+``O(C * pixels)`` whatever N is (the paper's code stored all N votes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import InvalidParameterError
+
+
+#: up to this many classes the argmax is a strict-greater scan and counting is one pass per class
+_SCAN_CLASSES = 8
+
+
+def _scan_argmax(logits: torch.Tensor) -> torch.Tensor:
+    """argmax over dim 1 as uint8, first maximum on ties: a scan with strict ``>`` (C <= _SCAN_CLASSES)."""
+    best = logits[:, 0]
+    index = torch.zeros(best.shape, dtype=torch.uint8, device=logits.device)
+    for c in range(1, logits.shape[1]):
+        value = logits[:, c]
+        better = value > best
+        best = torch.where(better, value, best)
+        index.masked_fill_(better, c)
+    return index
+
+
+def first_argmax(logits: torch.Tensor) -> torch.Tensor:
+    """argmax over dim 1 (int64), the lowest index among equal maxima (clause V1).
+
+    ``torch.argmax(dim=1)`` has these semantics but takes a slow path on the
+    CPU for a short non-last dimension (40 ms for 100 x 2 x 32 x 96, against
+    4 ms here); a scan with strict ``>`` keeps the first maximum by construction.
+    """
+    if logits.shape[1] > _SCAN_CLASSES:
+        return logits.movedim(1, -1).contiguous().argmax(dim=-1)
+    return _scan_argmax(logits).to(torch.int64)
+
+
+class VoteCounter:
+    """Running vote counts of ``classes`` labels over ``spatial`` outputs (``()`` for classification)."""
+
+    def __init__(self, classes: int, spatial: tuple[int, ...] = (), device: torch.device | str = "cpu") -> None:
+        if classes < 1:
+            raise InvalidParameterError(f"need at least one class, got {classes}")
+        self.classes = int(classes)
+        self.spatial = tuple(int(s) for s in spatial)
+        self._counts = torch.zeros((self.classes, *self.spatial), dtype=torch.int64, device=torch.device(device))
+
+    @property
+    def total(self) -> int:
+        """N so far (every output position has the same total)."""
+        flat = self._counts.reshape(self.classes, -1)
+        return int(flat[:, 0].sum()) if flat.shape[1] else 0
+
+    def add_logits(self, logits: torch.Tensor) -> None:
+        """Count the argmax over dim 1 of ``(B, C, *spatial)`` scores (lowest index on ties, clause V1)."""
+        if logits.dim() != 2 + len(self.spatial) or logits.shape[1] != self.classes or tuple(logits.shape[2:]) != self.spatial:
+            raise InvalidParameterError(
+                f"model output has shape {tuple(logits.shape)}, expected (B, {self.classes}"
+                + "".join(f", {s}" for s in self.spatial) + ")"
+            )
+        if torch.isnan(logits).any():
+            raise InvalidParameterError("the model's output contains NaN: its votes would be meaningless")
+        if self.spatial and self.classes <= _SCAN_CLASSES:
+            # small C: one pass per class over uint8 labels beats a bincount over (label, pixel) keys
+            index = _scan_argmax(logits)
+            for c in range(self.classes):
+                self._counts[c] += (index == c).sum(dim=0, dtype=torch.int64).to(self._counts.device)
+            return
+        self.add_predictions(first_argmax(logits))
+
+    def add_predictions(self, pred: torch.Tensor) -> None:
+        """Count a batch of labels of shape ``(B, *spatial)``."""
+        if tuple(pred.shape[1:]) != self.spatial:
+            raise InvalidParameterError(f"predictions of shape {tuple(pred.shape)} do not match {self.spatial}")
+        if pred.numel() == 0:
+            return
+        lo, hi = int(pred.min()), int(pred.max())
+        if lo < 0 or hi >= self.classes:
+            raise InvalidParameterError(f"predicted label {lo if lo < 0 else hi} outside [0, {self.classes - 1}]")
+        pred = pred.to(device=self._counts.device, dtype=torch.int64)
+        if not self.spatial:
+            self._counts += torch.bincount(pred, minlength=self.classes)
+            return
+        # one bincount over (label, position) keys: N_l^j lands at l * P + j
+        positions = self._counts[0].numel()
+        keys = pred.reshape(pred.shape[0], positions) * positions + torch.arange(positions, device=pred.device)
+        self._counts += torch.bincount(keys.reshape(-1), minlength=self.classes * positions).view(self._counts.shape)
+
+    def counts(self) -> np.ndarray:
+        """The counts as an int64 numpy array of shape ``(C, *spatial)``."""
+        return self._counts.cpu().numpy().copy()

@@ -1,0 +1,236 @@
+"""Data-set runs: resume after an interruption, shards + merge == one run, refusals, the CLI verbs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mmcert_verified.cli import main
+from mmcert_verified.errors import InputFileError, InvalidParameterError
+from mmcert_verified.runs import Shard, execute, load_config, merge, read_run_file, summarize
+
+TOY = Path(__file__).with_name("e2e_toy.py")
+
+CLASSIFICATION = f"""
+task = "classification"
+classes = 3
+[model]
+factory = "{TOY.as_posix()}:classifier"
+[data]
+factory = "{TOY.as_posix()}:clips"
+kwargs = {{ count = 9 }}
+[[modalities]]
+name = "a"
+shape = [1, 12]
+element_dims = [1]
+channel_dim = 0
+[[modalities]]
+name = "b"
+shape = [1, 30]
+element_dims = [1]
+channel_dim = 0
+[certify]
+method = "mmcert"
+k = [3, 5]
+N = 40
+alpha = 0.01
+batch_size = 16
+seed = 5
+[budgets]
+attack = "modify"
+r = [[0, 0]]
+ratios = [[1, 1], [1, 2]]
+steps = [1, 2]
+"""
+
+SEGMENTATION = f"""
+task = "segmentation"
+classes = 2
+[model]
+factory = "{TOY.as_posix()}:segmenter"
+[data]
+factory = "{TOY.as_posix()}:scenes"
+kwargs = {{ count = 5 }}
+[[modalities]]
+name = "rgb"
+shape = [3, 6, 8]
+element_dims = [1, 2]
+channel_dim = 0
+[[modalities]]
+name = "depth"
+shape = [1, 6, 8]
+element_dims = [1, 2]
+channel_dim = 0
+[certify]
+method = "ablation"
+k = 30
+N = 30
+alpha = "0.05"
+engine = "reference"
+[budgets]
+r = [[0, 0], [1, 1]]
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "run.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(params=["classification", "segmentation"])
+def config_path(request, tmp_path):
+    return write(tmp_path, CLASSIFICATION if request.param == "classification" else SEGMENTATION)
+
+
+def test_config_is_parsed(config_path):
+    config = load_config(config_path)
+    assert config.n_samples in (40, 30)
+    if config.task.value == "classification":
+        # r = 0, then t * (1, 1) and t * (1, 2) for t = 1, 2; alpha kept as the decimal written
+        assert [b.r for b in config.budgets] == [(0, 0), (1, 1), (2, 2), (1, 2), (2, 4)]
+        assert config.alpha == "0.01"
+
+
+def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(config_path, tmp_path):
+    config = load_config(config_path)
+    whole = tmp_path / "whole.jsonl"
+    execute(config, whole, progress=False)
+    part = tmp_path / "part.jsonl"
+    first = execute(config, part, limit=2, progress=False)  # "killed" after two inputs
+    assert first.newly_done == 2 and first.remaining > 0
+    # a kill in the middle of writing a line leaves half a line behind
+    with part.open("ab") as fh:
+        fh.write(b'{"index": 2, "pred')
+    second = execute(config, part, progress=False)
+    assert second.already_done == 2 and second.newly_done == second.in_shard - 2 and second.remaining == 0
+    assert part.read_bytes() == whole.read_bytes()
+    again = execute(config, part, progress=False)  # nothing left to do
+    assert again.newly_done == 0 and part.read_bytes() == whole.read_bytes()
+
+
+def test_two_shards_merged_equal_one_run(config_path, tmp_path):
+    config = load_config(config_path)
+    whole = tmp_path / "whole.jsonl"
+    execute(config, whole, progress=False)
+    shards = [tmp_path / f"s{i}.jsonl" for i in range(2)]
+    for i, path in enumerate(shards):
+        execute(config, path, Shard(i, 2), progress=False)
+    assert sorted(read_run_file(shards[0]).lines) == list(range(0, len(config.data.build()), 2))
+    merged = tmp_path / "merged.jsonl"
+    merge(merged, list(reversed(shards)))
+    assert merged.read_bytes() == whole.read_bytes()
+    with pytest.raises(InputFileError, match="refusing to overwrite"):
+        merge(merged, shards)
+
+
+def test_merge_detects_missing_and_duplicate_inputs(tmp_path):
+    config = load_config(write(tmp_path, CLASSIFICATION))
+    s0, s1 = tmp_path / "s0.jsonl", tmp_path / "s1.jsonl"
+    execute(config, s0, Shard(0, 2), progress=False)
+    execute(config, s1, Shard(1, 2), limit=1, progress=False)
+    with pytest.raises(InputFileError, match="missing"):
+        merge(tmp_path / "m.jsonl", [s0, s1])
+    with pytest.raises(InputFileError, match="more than one shard"):
+        merge(tmp_path / "m.jsonl", [s0, s0])
+    assert not (tmp_path / "m.jsonl").exists()
+
+
+def test_resume_refuses_a_file_of_another_config(tmp_path):
+    config = load_config(write(tmp_path, CLASSIFICATION))
+    out = tmp_path / "out.jsonl"
+    execute(config, out, limit=1, progress=False)
+    other = load_config(write(tmp_path, CLASSIFICATION.replace("N = 40", "N = 41"), "other.toml"))
+    before = out.read_bytes()
+    with pytest.raises(InputFileError, match="different config"):
+        execute(other, out, progress=False)
+    with pytest.raises(InputFileError, match="shard"):
+        execute(config, out, Shard(1, 2), progress=False)
+    assert out.read_bytes() == before
+
+
+def test_run_never_touches_a_file_it_did_not_write(tmp_path):
+    config = load_config(write(tmp_path, CLASSIFICATION))
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text('{"my": "data"}\n')
+    with pytest.raises(InputFileError, match="not an mmcert run file"):
+        execute(config, notes, progress=False)
+    assert notes.read_text() == '{"my": "data"}\n'
+
+
+def test_summary_counts_certified_and_correct(tmp_path):
+    config = load_config(write(tmp_path, CLASSIFICATION))
+    out = tmp_path / "out.jsonl"
+    execute(config, out, progress=False)
+    rows = [json.loads(line) for line in out.read_text().splitlines()[1:]]
+    summary = summarize(out)
+    for j, entry in enumerate(summary):
+        expected = sum(r["certified"][j] and r["prediction"] == r["label"] for r in rows) / len(rows)
+        assert entry["certified_accuracy"] == expected
+    accuracies = [e["certified_accuracy"] for e in summary]
+    assert accuracies[0] >= max(accuracies[1:])  # r = 0 is the easiest budget
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("N = 40", "N = 0"), "N and batch_size"),
+        (("k = [3, 5]", "k = [3, 50]"), "exceeds"),
+        (("alpha = 0.01", "alpha = 1.5"), "alpha"),
+        (('method = "mmcert"', 'method = "other"'), "other"),
+        (("steps = [1, 2]", ""), "'ratios' and 'steps' go together"),
+    ],
+)
+def test_bad_configs_are_user_errors(tmp_path, change, message):
+    with pytest.raises(InvalidParameterError, match=message):
+        load_config(write(tmp_path, CLASSIFICATION.replace(*change)))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("count = 9", "cnt = 9"), "does not accept"),  # a data factory keyword that does not exist
+        (('name = "a"\nshape = [1, 12]\nelement_dims = [1]\nchannel_dim = 0',
+          'name = "a"\nshape = [1, 12]\nelement_dims = [1]\nchannel_dim = 0\nmask_channel = false'),
+         "cannot take the encoded inputs"),  # the model expects a mask channel
+    ],
+)
+def test_configs_that_do_not_fit_the_model_or_data_are_user_errors(tmp_path, change, message):
+    config = load_config(write(tmp_path, CLASSIFICATION.replace(*change)))
+    with pytest.raises(InvalidParameterError, match=message):
+        execute(config, tmp_path / "out.jsonl", progress=False)
+
+
+def test_cli_run_resume_and_merge(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # default outputs go to the current directory
+    cfg = write(tmp_path, CLASSIFICATION)
+    out = tmp_path / "cli.jsonl"
+    assert main(["run", str(cfg), "--out", str(out), "--limit", "3", "--quiet"]) == 0
+    assert len(read_run_file(out).lines) == 3
+    assert main(["run", str(cfg), "--out", str(out)]) == 0
+    assert "9 of 9 inputs" in capsys.readouterr().out
+    for i in range(3):
+        assert main(["run", str(cfg), "--shard", f"{i}/3", "--quiet"]) == 0
+    shards = [str(tmp_path / f"run.shard-{i}-of-3.jsonl") for i in range(3)]
+    merged = tmp_path / "merged.jsonl"
+    assert main(["merge", str(merged), *shards]) == 0
+    assert merged.read_bytes() == out.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "missing.toml"],
+        ["run", "{cfg}", "--shard", "3/2"],
+        ["run", "{cfg}", "--shard", "x"],
+        ["merge", "{out}", "{cfg}"],
+    ],
+)
+def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys, argv):
+    cfg = write(tmp_path, CLASSIFICATION)
+    argv = [a.format(cfg=cfg, out=tmp_path / "m.jsonl") for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mmcert ") and "\n" not in err and "Traceback" not in err
