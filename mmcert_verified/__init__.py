@@ -5,6 +5,8 @@ Public surface (everything else is internal):
 * :func:`certify`, :func:`radius` -- the exact reference certifier (spec clauses T1, R1)
 * :class:`Attack`, :class:`Method`, :class:`Setting`, :class:`Budget`, :class:`Votes`
 * :class:`MMCertError` and its subclasses
+* :class:`Certifier`, :class:`Task`, :class:`SamplingPlan`, :class:`Modality`, :class:`Ablation` --
+  certify a torch model end to end (imported on first use: they need torch)
 """
 
 from .errors import EnumerationTooLargeError, InputFileError, InvalidParameterError, MMCertError
@@ -16,18 +18,40 @@ __version__ = "0.1.0"
 #: version of spec/ that this code implements (certificates record it)
 SPEC_VERSION = "1.0"
 
+_LAZY = {
+    "Certifier": "mmcert_verified.certifier",
+    "Task": "mmcert_verified.certifier",
+    "SamplingPlan": "mmcert_verified.sampling",
+    "Modality": "mmcert_verified.sampling",
+    "Ablation": "mmcert_verified.sampling",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mmcert_verified' has no attribute {name!r}")
+
+
 __all__ = [
+    "Ablation",
     "Attack",
     "Budget",
     "Certification",
+    "Certifier",
     "EnumerationTooLargeError",
     "InputFileError",
     "InvalidParameterError",
     "MMCertError",
     "Method",
+    "Modality",
     "RadiusResult",
+    "SamplingPlan",
     "SPEC_VERSION",
     "Setting",
+    "Task",
     "Votes",
     "certify",
     "radius",

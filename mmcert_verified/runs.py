@@ -392,8 +392,80 @@ def _engine(config: RunConfig):
     return default_segmentation_engine()
 
 
-def certify_records(config: RunConfig, indices: Sequence[int], dataset=None, model=None) -> Iterator[dict]:
-    """Certify the inputs ``indices`` of the config's data set; yields one JSON-ready record each."""
+def _input_digest(inputs) -> str:
+    """SHA-256 over the input's modality tensors (dtype, shape and bytes, in order)."""
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256()
+    for x in inputs:
+        t = torch.as_tensor(x).detach().cpu().contiguous()
+        h.update(f"{t.dtype}:{tuple(t.shape)};".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def write_input_certificates(config: RunConfig, index: int, counts, labels, inputs, directory: Path) -> list[str]:
+    """Clause CERT.1 for data-set runs: one audit-ready certificate per budget for input ``index``.
+
+    Classification certificates come from the reference engine's ``certify``
+    (with the radius along the budget's direction); segmentation certificates
+    from the reference ``segment``, with the votes in an ``.npz`` sidecar.
+    Provenance records the input's seed (clause SAMP.3) and input digest.  An
+    existing file (an interrupted run being resumed) is kept, never overwritten.
+    """
+    import numpy as np
+
+    from .certificate import (
+        Provenance,
+        classification_certificate,
+        radius_along_budget,
+        write_certificate,
+        write_segmentation_certificate,
+    )
+    from .reference.certify import certify as ref_certify
+    from .reference.segmentation import segment as ref_segment
+    from .sampling.seeds import input_seed
+
+    directory.mkdir(parents=True, exist_ok=True)
+    setting = config.plan.setting
+    prov = Provenance(
+        seed=input_seed(config.seed, index),
+        rng="torch.Generator seeded by mmcert_verified.sampling.seeds.input_seed(run seed, input index)",
+        input_sha256=_input_digest(inputs),
+        engine="reference",
+    )
+    names = []
+    for j, budget in enumerate(config.budgets):
+        path = directory / f"input-{index:06d}-budget-{j:02d}.json"
+        names.append(path.name)
+        if path.exists():
+            continue
+        if config.task is Task.CLASSIFICATION:
+            res = ref_certify(list(counts), config.alpha, setting.n, setting.k, budget.r, budget.attack, setting.method)
+            doc = classification_certificate(res, alpha_text=config.alpha, provenance=prov, radius=radius_along_budget(res))
+            write_certificate(doc, path)
+        else:
+            votes = np.asarray(counts)
+            seg = ref_segment(votes, config.alpha, setting.n, setting.k, budget.r, budget.attack, setting.method,
+                              labels=labels)
+            write_segmentation_certificate(
+                path, votes, labels, alpha_text=config.alpha, n=setting.n, k=setting.k, r=budget.r,
+                attack=[a.value for a in budget.attack], method=setting.method.value, result_json=seg.to_json(),
+                provenance=prov,
+            )
+    return names
+
+
+def certify_records(
+    config: RunConfig, indices: Sequence[int], dataset=None, model=None, certificates: str | Path | None = None
+) -> Iterator[dict]:
+    """Certify the inputs ``indices`` of the config's data set; yields one JSON-ready record each.
+
+    With ``certificates`` (a directory), also writes one certificate per input and budget there and
+    lists their file names in the record.
+    """
     import torch
 
     from .certifier import Certifier, certify_classification_counts, certify_segmentation_counts
@@ -413,10 +485,13 @@ def certify_records(config: RunConfig, indices: Sequence[int], dataset=None, mod
                 counts, config.alpha, config.plan, config.budgets, index=index,
                 label=None if label is None else int(label), engine=engine,
             )
-            yield {
+            rec = {
                 "index": index, "label": cert.label, "prediction": cert.prediction,
                 "counts": list(cert.counts), "certified": [v.certified for v in cert.verdicts],
             }
+            if certificates is not None:
+                rec["certificates"] = write_input_certificates(config, index, cert.counts, None, inputs, Path(certificates))
+            yield rec
         else:
             import numpy as np
 
@@ -426,6 +501,10 @@ def certify_records(config: RunConfig, indices: Sequence[int], dataset=None, mod
             rec: dict[str, Any] = {"index": index, "pixels": int(np.prod(counts.shape[1:]))}
             for key in ("certified_pixels", "abstained_pixels", "pixel_accuracy", "f_score", "iou"):
                 rec[key] = [getattr(v, key) for v in verdicts]
+            if certificates is not None:
+                rec["certificates"] = write_input_certificates(
+                    config, index, np.asarray(torch.as_tensor(counts).cpu()), labels, inputs, Path(certificates)
+                )
             yield rec
 
 
@@ -442,6 +521,7 @@ def execute(
     limit: int | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
+    certificates: str | Path | None = None,
 ) -> RunSummary:
     """Run (or resume) ``config`` on ``shard``, appending one flushed line per input to ``out``.
 
@@ -497,7 +577,7 @@ def execute(
         bar = tqdm(total=len(todo_now), desc=out.name, unit="input", disable=None if progress is None else not progress)
     newly = 0
     with out.open("a", encoding="utf-8") as fh:
-        for record in certify_records(config, todo_now, dataset=dataset):
+        for record in certify_records(config, todo_now, dataset=dataset, certificates=certificates):
             fh.write(_dumps(record) + "\n")
             fh.flush()
             newly += 1

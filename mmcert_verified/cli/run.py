@@ -18,6 +18,8 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, metavar="M", help="certify at most M more inputs in this call")
     p.add_argument("--device", help="override the config's device (e.g. cuda); part of the config's identity")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument("--certificates", metavar="DIR",
+                   help="also write one audit-ready certificate per input and budget into DIR (see mmcert audit)")
     p.set_defaults(handler=run_run)
 
     p = sub.add_parser(
@@ -42,6 +44,7 @@ def run_run(args) -> int:
     summary = execute(
         config, out, shard, limit=args.limit, progress=False if args.quiet else None,
         log=None if args.quiet else (lambda s: print(s, file=sys.stderr)),
+        certificates=args.certificates,
     )
     if args.quiet:
         return 0
