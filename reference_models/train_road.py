@@ -13,9 +13,6 @@ certified with (see ``road_mmcert.toml`` / ``road_ablation.toml``).
 
 from __future__ import annotations
 
-import argparse
-import time
-
 import torch
 
 from mmcert_verified.training import AblationAugmentation, KeepRange, fit
@@ -24,7 +21,7 @@ from mmcert_verified.threat_model import Method
 from . import road
 from .road_data import train_set
 from .road_model import RoadNet
-from .weights import save_weights
+from .weights import training_main
 
 KEEP = {
     Method.MMCERT: (KeepRange(0.0, 0.06), KeepRange(0.0, 0.03)),
@@ -46,19 +43,7 @@ def train(method: Method, log=print) -> RoadNet:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--method", choices=[m.value for m in Method], action="append",
-                        help="train only this variant (repeatable; default: both)")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(1)
-    for method in [Method(m) for m in (args.method or [m.value for m in Method])]:
-        start = time.perf_counter()
-        model = train(method, log=lambda s, m=method: print(f"[road {m.value}] {s}", flush=True))
-        path = road.weights_path(method)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_weights(model, path)
-        print(f"[road {method.value}] wrote {path} in {time.perf_counter() - start:.0f} s", flush=True)
-    return 0
+    return training_main("road", __doc__, train, road.weights_path, argv)
 
 
 if __name__ == "__main__":
