@@ -41,17 +41,19 @@ from typing import Any, Iterable, Sequence
 from .certificate import (
     MAX_SIDECAR_BYTES,
     CertificateFormatError,
-    ClassificationInputs,
     Kind,
-    LoadedCertificate,
-    SegmentationInputs,
     SidecarDigestError,
     _show,
     classification_claims,
     compute_digest,
+    segmentation_claims,
+)
+from .certificate_reader import (
+    ClassificationInputs,
+    LoadedCertificate,
+    SegmentationInputs,
     read_certificate,
     read_sidecar,
-    segmentation_claims,
 )
 from .errors import InvalidParameterError, MMCertError
 from .reference.certify import Certification, RadiusResult, certified_at, certify, last_certified

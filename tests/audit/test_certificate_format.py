@@ -27,14 +27,13 @@ from mmcert_verified.certificate import (
     exact_text,
     gap_text,
     parse_alpha_text,
-    parse_certificate_bytes,
-    read_certificate,
     seal,
     sidecar_path,
     write_certificate,
     write_classification_certificate,
     write_segmentation_certificate,
 )
+from mmcert_verified.certificate_reader import parse_certificate_bytes, read_certificate
 from mmcert_verified.errors import InputFileError, InvalidParameterError
 from mmcert_verified.reference.certify import certify, radius
 

@@ -1,0 +1,512 @@
+"""Reading certificates defensively (spec clauses CERT.1, CERT.2): the audit's untrusted input.
+
+:func:`read_certificate` parses JSON only, with limits on file size, nesting depth, integer digits,
+string and list lengths; rejects NaN/Infinity and duplicate keys; and checks the structure field by
+field against a hand-written mirror of ``docs/certificate.schema.json``.  :func:`read_sidecar` loads a
+segmentation certificate's ``.npz`` with ``allow_pickle=False`` from bytes whose SHA-256 it has
+checked, after checking the zip members' declared sizes.  Nothing read is ever executed or unpickled.
+Writing certificates lives in :mod:`mmcert_verified.certificate`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import hashlib
+import io
+import json
+import math
+import platform
+import re
+import zipfile
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+import numpy as np
+from .reference.clopper_pearson import decimal_string
+from .errors import InputFileError, InvalidParameterError, MMCertError
+from .reference.certify import Certification, RadiusResult, alpha_fraction
+from .reference.certify import radius as reference_radius
+from .threat_model import Attack, Method, parse_attacks
+
+from .certificate import (
+    CertificateFormatError,
+    DIGEST_ALGORITHM,
+    FORMAT,
+    Kind,
+    MAX_ALPHA_CHARS,
+    MAX_CERTIFICATE_BYTES,
+    MAX_CLASSES,
+    MAX_DEPTH,
+    MAX_ELEMENTS,
+    MAX_FLOAT_CHARS,
+    MAX_INT_DIGITS,
+    MAX_MODALITIES,
+    MAX_SIDECAR_BYTES,
+    MAX_STRING,
+    MAX_VOTES,
+    SCHEMA_VERSION,
+    SidecarDigestError,
+    _HEX64,
+    _LIBNAME,
+    _SIDECAR_NAME,
+    _TIME,
+    _show,
+    parse_alpha_text,
+)
+
+
+# --- reading under limits (clauses CERT.1, CERT.2) ------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise CertificateFormatError(f"the non-JSON number {name} is not allowed")
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise CertificateFormatError(f"an integer of {len(text.lstrip('-'))} digits exceeds the limit of {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    if len(text) > MAX_FLOAT_CHARS:
+        raise CertificateFormatError(f"a number of {len(text)} characters exceeds the limit of {MAX_FLOAT_CHARS}")
+    value = float(text)
+    if not math.isfinite(value):
+        raise CertificateFormatError(f"the number {_show(text)} is out of range")
+    return value
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise CertificateFormatError(f"the key {_show(key)} appears twice in one object")
+        out[key] = value
+    return out
+
+
+def _check_shape(value: Any) -> None:
+    """Depth, string and container limits over the parsed tree (iterative, no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise CertificateFormatError(f"arrays/objects nest deeper than {MAX_DEPTH} levels")
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if len(key) > MAX_STRING:
+                    raise CertificateFormatError(f"a key is longer than {MAX_STRING} characters")
+                if isinstance(child, (dict, list)):
+                    stack.append((child, depth + 1))
+                elif isinstance(child, str) and len(child) > MAX_STRING:
+                    raise CertificateFormatError(f"a string is longer than {MAX_STRING} characters")
+        elif isinstance(node, list):
+            for child in node:
+                if isinstance(child, (dict, list)):
+                    stack.append((child, depth + 1))
+                elif isinstance(child, str) and len(child) > MAX_STRING:
+                    raise CertificateFormatError(f"a string is longer than {MAX_STRING} characters")
+
+
+def parse_certificate_bytes(data: bytes) -> dict:
+    """Bytes -> JSON object, under the limits of this module; :class:`CertificateFormatError` otherwise."""
+    if len(data) > MAX_CERTIFICATE_BYTES:
+        raise CertificateFormatError(f"the file is larger than {MAX_CERTIFICATE_BYTES} bytes")
+    if not data.strip():
+        raise CertificateFormatError("the file is empty")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CertificateFormatError(f"not UTF-8 text (bad byte at offset {exc.start})") from None
+    try:
+        doc = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            object_pairs_hook=_pairs,
+        )
+    except RecursionError:
+        raise CertificateFormatError(f"arrays/objects nest deeper than {MAX_DEPTH} levels") from None
+    except json.JSONDecodeError as exc:
+        raise CertificateFormatError(f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except ValueError as exc:  # e.g. int() digit limits
+        raise CertificateFormatError(f"not acceptable JSON ({_show(str(exc), 100)})") from None
+    _check_shape(doc)
+    if not isinstance(doc, dict):
+        raise CertificateFormatError(f"not a certificate (JSON {type(doc).__name__}, not an object)")
+    return doc
+
+
+def read_bytes_limited(path: Path, limit: int, what: str) -> bytes:
+    """Read a regular file of at most ``limit`` bytes; :class:`CertificateFormatError` otherwise."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise CertificateFormatError(f"{what} does not exist") from None
+    except OSError as exc:
+        raise CertificateFormatError(f"{what} cannot be read ({exc.strerror or exc})") from None
+    import stat as _stat
+
+    if not _stat.S_ISREG(st.st_mode):
+        raise CertificateFormatError(f"{what} is not a regular file")
+    if st.st_size > limit:
+        raise CertificateFormatError(f"{what} is larger than {limit} bytes ({st.st_size})")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise CertificateFormatError(f"{what} cannot be read ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise CertificateFormatError(f"{what} is larger than {limit} bytes")
+    return data
+
+
+# --- structure (clause CERT.1): a strict, hand-written mirror of docs/certificate.schema.json ---
+
+
+class _Where:
+    """Path of the member being checked, for messages like ``inputs.counts[3]``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __truediv__(self, key: str | int) -> "_Where":
+        if isinstance(key, int):
+            return _Where(f"{self.path}[{key}]")
+        return _Where(f"{self.path}.{key}" if self.path else key)
+
+    def fail(self, message: str) -> CertificateFormatError:
+        return CertificateFormatError(f"{self.path or 'the document'}: {message}")
+
+
+def _obj(value: Any, where: _Where, required: set[str], optional: set[str] = frozenset()) -> dict:
+    if not isinstance(value, dict):
+        raise where.fail(f"expected an object, got {_show(value)}")
+    missing = sorted(required - value.keys())
+    if missing:
+        raise where.fail(f"missing member {missing[0]!r}")
+    extra = sorted(value.keys() - required - optional)
+    if extra:
+        raise where.fail(f"unknown member {_show(extra[0])}")
+    return value
+
+
+def _int(value: Any, where: _Where, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise where.fail(f"expected an integer, got {_show(value)}")
+    if not lo <= value <= hi:
+        raise where.fail(f"{_show(value)} is outside [{lo}, {hi}]")
+    return value
+
+
+def _opt(check: Callable[..., Any]) -> Callable[..., Any]:
+    def inner(value: Any, where: _Where, *args: Any) -> Any:
+        return None if value is None else check(value, where, *args)
+
+    return inner
+
+
+def _str(value: Any, where: _Where, pattern: re.Pattern | None = None, limit: int = 128) -> str:
+    if not isinstance(value, str):
+        raise where.fail(f"expected a string, got {_show(value)}")
+    if len(value) > limit or (pattern is not None and not pattern.match(value)):
+        raise where.fail(f"malformed string {_show(value)}")
+    return value
+
+
+def _bool(value: Any, where: _Where) -> bool:
+    if not isinstance(value, bool):
+        raise where.fail(f"expected true or false, got {_show(value)}")
+    return value
+
+
+def _list(value: Any, where: _Where, lo: int, hi: int, item: Callable[[Any, _Where], Any]) -> list:
+    if not isinstance(value, list):
+        raise where.fail(f"expected an array, got {_show(value)}")
+    if not lo <= len(value) <= hi:
+        raise where.fail(f"expected {lo} to {hi} entries, got {len(value)}")
+    return [item(v, where / i) for i, v in enumerate(value)]
+
+
+def _int_list(value: Any, where: _Where, lo_len: int, hi_len: int, lo: int, hi: int) -> list[int]:
+    """An array of integers in [lo, hi] (the hot path of validation: no per-item allocations)."""
+    if not isinstance(value, list):
+        raise where.fail(f"expected an array, got {_show(value)}")
+    if not lo_len <= len(value) <= hi_len:
+        raise where.fail(f"expected {lo_len} to {hi_len} entries, got {len(value)}")
+    for i, v in enumerate(value):
+        if type(v) is not int or not lo <= v <= hi:
+            _int(v, where / i, lo, hi)  # raises with the precise message
+    return value
+
+
+def _enum(value: Any, where: _Where, enum_type: type[enum.Enum]) -> Any:
+    allowed = [m.value for m in enum_type]
+    if not isinstance(value, str) or value not in allowed:
+        raise where.fail(f"expected one of {allowed}, got {_show(value)}")
+    return enum_type(value)
+
+
+_DECIMAL = re.compile(r"^(?:0|1|0\.\d*[1-9])$")
+_GAP = re.compile(r"^(?:0|-?\d\.\d{16}e[+-]\d{1,12})$")
+_FRACTION_TEXT = re.compile(r"^(?:\d+(?:\.\d+)?|\d+/\d+)$")
+
+
+@dataclass(frozen=True)
+class ThreatInputs:
+    """The threat-model inputs common to both kinds (validated, typed)."""
+
+    method: Method
+    n: tuple[int, ...]
+    k: tuple[int, ...]
+    r: tuple[int, ...]
+    attack: tuple[Attack, ...]
+    alpha_text: str
+    alpha: Fraction
+
+
+@dataclass(frozen=True)
+class ClassificationInputs:
+    """``inputs`` of a classification certificate (clause CERT.1)."""
+
+    threat: ThreatInputs
+    counts: tuple[int, ...]
+    radius_ratio: tuple[int, ...] | None
+
+
+@dataclass(frozen=True)
+class SidecarRef:
+    """``inputs.votes`` of a segmentation certificate (clause CERT.2)."""
+
+    file: str
+    sha256: str
+    size: int
+    counts_shape: tuple[int, ...]
+    labels: bool
+
+
+@dataclass(frozen=True)
+class SegmentationInputs:
+    """``inputs`` of a segmentation certificate (clause CERT.1)."""
+
+    threat: ThreatInputs
+    segmented_attack: Attack | None
+    r_o: int
+    segmented_modality: int
+    votes: SidecarRef
+
+
+@dataclass(frozen=True)
+class LoadedCertificate:
+    """A certificate that passed the structural checks: the raw dict and its typed inputs."""
+
+    kind: Kind
+    doc: dict
+    inputs: ClassificationInputs | SegmentationInputs
+
+
+def _threat(inp: dict, where: _Where) -> ThreatInputs:
+    method = _enum(inp["method"], where / "method", Method)
+    n = _int_list(inp["n"], where / "n", 1, MAX_MODALITIES, 0, MAX_ELEMENTS)
+    k = _int_list(inp["k"], where / "k", 1, MAX_MODALITIES, 0, MAX_ELEMENTS)
+    r = _int_list(inp["r"], where / "r", 1, MAX_MODALITIES, 0, MAX_ELEMENTS)
+    attack = _list(inp["attack"], where / "attack", 1, MAX_MODALITIES, lambda v, w: _enum(v, w, Attack))
+    alpha_text = _str(inp["alpha"], where / "alpha", limit=MAX_ALPHA_CHARS)
+    try:
+        alpha = parse_alpha_text(alpha_text)
+    except InvalidParameterError as exc:
+        raise (where / "alpha").fail(str(exc)) from None
+    return ThreatInputs(method, tuple(n), tuple(k), tuple(r), tuple(attack), alpha_text, alpha)
+
+
+_THREAT_KEYS = {"method", "n", "k", "r", "attack", "alpha"}
+
+
+def _classification(doc: dict) -> ClassificationInputs:
+    where = _Where("inputs")
+    inp = _obj(doc["inputs"], where, _THREAT_KEYS | {"counts", "radius_ratio"})
+    threat = _threat(inp, where)
+    counts = _int_list(inp["counts"], where / "counts", 1, MAX_CLASSES, 0, MAX_VOTES)
+    ratio = _opt(_int_list)(inp["radius_ratio"], where / "radius_ratio", 1, MAX_MODALITIES, 0, MAX_ELEMENTS)
+    # claims: structure only here; values are the audit's business
+    cw = _Where("claims")
+    claims = _obj(
+        doc["claims"], cw,
+        {"N", "C", "alpha_split", "label", "runner_up", "p_a_lower", "p_b_upper", "certified",
+         "theorem1_gap", "largest_certified"},
+    )
+    _int(claims["N"], cw / "N", 0, MAX_VOTES * MAX_CLASSES)
+    _int(claims["C"], cw / "C", 0, MAX_CLASSES)
+    split = _obj(claims["alpha_split"], cw / "alpha_split", {"rule", "parts", "level"})
+    _str(split["rule"], cw / "alpha_split" / "rule", re.compile(r"^[a-z-]{1,32}$"))
+    _int(split["parts"], cw / "alpha_split" / "parts", 0, MAX_CLASSES)
+    _str(split["level"], cw / "alpha_split" / "level", _FRACTION_TEXT, limit=MAX_STRING)
+    _int(claims["label"], cw / "label", 0, MAX_CLASSES)
+    _opt(_int)(claims["runner_up"], cw / "runner_up", 0, MAX_CLASSES)
+    _str(claims["p_a_lower"], cw / "p_a_lower", _DECIMAL, limit=MAX_STRING)
+    _str(claims["p_b_upper"], cw / "p_b_upper", _DECIMAL, limit=MAX_STRING)
+    _bool(claims["certified"], cw / "certified")
+    _str(claims["theorem1_gap"], cw / "theorem1_gap", _GAP, limit=64)
+    largest = claims["largest_certified"]
+    if largest is not None:
+        lw = cw / "largest_certified"
+        largest = _obj(largest, lw, {"t", "r", "search_limit"})
+        _opt(_int)(largest["t"], lw / "t", 0, MAX_ELEMENTS)
+        _opt(_int_list)(largest["r"], lw / "r", 1, MAX_MODALITIES, 0, MAX_ELEMENTS)
+        _opt(_int)(largest["search_limit"], lw / "search_limit", 0, MAX_ELEMENTS)
+    return ClassificationInputs(threat, tuple(counts), None if ratio is None else tuple(ratio))
+
+
+def _segmentation(doc: dict) -> SegmentationInputs:
+    where = _Where("inputs")
+    inp = _obj(doc["inputs"], where, _THREAT_KEYS | {"segmented_attack", "r_o", "segmented_modality", "votes"})
+    threat = _threat(inp, where)
+    seg_att = _opt(_enum)(inp["segmented_attack"], where / "segmented_attack", Attack)
+    r_o = _int(inp["r_o"], where / "r_o", 0, MAX_ELEMENTS)
+    modality = _int(inp["segmented_modality"], where / "segmented_modality", 0, MAX_MODALITIES - 1)
+    vw = where / "votes"
+    votes = _obj(inp["votes"], vw, {"file", "sha256", "bytes", "counts_shape", "labels"})
+    ref = SidecarRef(
+        _str(votes["file"], vw / "file", _SIDECAR_NAME, limit=205),
+        _str(votes["sha256"], vw / "sha256", _HEX64),
+        _int(votes["bytes"], vw / "bytes", 0, MAX_SIDECAR_BYTES),
+        tuple(_int_list(votes["counts_shape"], vw / "counts_shape", 2, 4, 1, MAX_SIDECAR_BYTES)),
+        _bool(votes["labels"], vw / "labels"),
+    )
+    if not isinstance(doc["claims"], dict):
+        raise _Where("claims").fail(f"expected an object, got {_show(doc['claims'])}")
+    return SegmentationInputs(threat, seg_att, r_o, modality, ref)
+
+
+def _provenance(value: Any) -> None:
+    where = _Where("provenance")
+    prov = _obj(
+        value, where,
+        {"tool", "tool_version", "libraries", "engine", "seed", "rng", "model_sha256", "input_sha256", "created"},
+    )
+    _str(prov["tool"], where / "tool")
+    _str(prov["tool_version"], where / "tool_version", limit=64)
+    libs = prov["libraries"]
+    if not isinstance(libs, dict):
+        raise (where / "libraries").fail(f"expected an object, got {_show(libs)}")
+    if len(libs) > 64:
+        raise (where / "libraries").fail("more than 64 entries")
+    for name, version in libs.items():
+        if not _LIBNAME.match(name):
+            raise (where / "libraries").fail(f"malformed library name {_show(name)}")
+        _str(version, where / "libraries" / name, limit=64)
+    _opt(_str)(prov["engine"], where / "engine")
+    _opt(_int)(prov["seed"], where / "seed", 0, 2**256 - 1)
+    _opt(_str)(prov["rng"], where / "rng")
+    _opt(_str)(prov["model_sha256"], where / "model_sha256", _HEX64)
+    _opt(_str)(prov["input_sha256"], where / "input_sha256", _HEX64)
+    _str(prov["created"], where / "created", _TIME, limit=40)
+
+
+def validate_certificate(doc: Any) -> LoadedCertificate:
+    """Clause CERT.1: check the structure of a parsed certificate; typed inputs on success.
+
+    Checks types, required and unknown members, ranges and string forms --
+    not whether the claims are true (that is :mod:`mmcert_verified.audit`).
+    Raises :class:`CertificateFormatError` naming the first offending member.
+    """
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise CertificateFormatError(f'not an mmcert certificate (no "format": "{FORMAT}")')
+    top = _Where("")
+    _obj(doc, top, {"format", "schema_version", "kind", "spec_version", "inputs", "claims", "provenance", "digest"})
+    version = doc["schema_version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version != SCHEMA_VERSION:
+        raise CertificateFormatError(
+            f"schema_version {_show(version)} is not supported; this tool reads schema_version {SCHEMA_VERSION}"
+        )
+    from . import SPEC_VERSION
+
+    spec = _str(doc["spec_version"], _Where("spec_version"), limit=32)
+    if spec != SPEC_VERSION:
+        raise CertificateFormatError(f"the certificate follows spec {_show(spec)}; this tool implements spec {SPEC_VERSION}")
+    kind = _enum(doc["kind"], _Where("kind"), Kind)
+    digest = _obj(doc["digest"], _Where("digest"), {"algorithm", "value"})
+    if digest["algorithm"] != DIGEST_ALGORITHM:
+        raise _Where("digest.algorithm").fail(f"expected {DIGEST_ALGORITHM!r}, got {_show(digest['algorithm'])}")
+    _str(digest["value"], _Where("digest.value"), _HEX64)
+    inputs = _classification(doc) if kind is Kind.CLASSIFICATION else _segmentation(doc)
+    _provenance(doc["provenance"])
+    return LoadedCertificate(kind, doc, inputs)
+
+
+def read_certificate(path) -> LoadedCertificate:
+    """Read, parse and structurally validate the certificate at ``path`` (clause CERT.1).
+
+    Raises :class:`CertificateFormatError` (an :class:`InputFileError`) with a
+    one-line reason when the file is unreadable, over a limit, not JSON or not
+    a certificate.
+    """
+    path = Path(path)
+    data = read_bytes_limited(path, MAX_CERTIFICATE_BYTES, "the file")
+    return validate_certificate(parse_certificate_bytes(data))
+
+
+# --- sidecar (clause CERT.2) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SidecarArrays:
+    """The arrays of a segmentation certificate's sidecar."""
+
+    counts: np.ndarray
+    labels: np.ndarray | None
+
+
+def read_sidecar(certificate_path, ref: SidecarRef) -> SidecarArrays:
+    """Clause CERT.2: load the sidecar named by ``ref`` after checking its size and SHA-256.
+
+    The file is read once into memory, hashed, and parsed from those bytes
+    with ``allow_pickle=False``.  Members must be exactly ``counts.npy`` (and
+    ``labels.npy`` when ``ref.labels``), integer arrays whose declared sizes
+    fit the limit.  Raises :class:`SidecarDigestError` when the bytes do not
+    match the recorded digest or size, :class:`CertificateFormatError` when the
+    file is missing, over a limit or malformed.
+    """
+    path = Path(certificate_path).parent / ref.file
+    data = read_bytes_limited(path, MAX_SIDECAR_BYTES, f"the votes file {ref.file}")
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != ref.sha256 or len(data) != ref.size:
+        raise SidecarDigestError(
+            f"votes file {ref.file} has SHA-256 {actual[:16]}... ({len(data)} bytes), "
+            f"the certificate records {ref.sha256[:16]}... ({ref.size} bytes)"
+        )
+    want = {"counts.npy"} | ({"labels.npy"} if ref.labels else set())
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+            names = {i.filename for i in infos}
+            if names != want or len(infos) != len(want):
+                raise CertificateFormatError(
+                    f"votes file {ref.file} holds {sorted(names)[:4]}, expected {sorted(want)}"
+                )
+            if sum(i.file_size for i in infos) > MAX_SIDECAR_BYTES:
+                raise CertificateFormatError(f"votes file {ref.file} expands beyond {MAX_SIDECAR_BYTES} bytes")
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            counts = npz["counts"]
+            labels = npz["labels"] if ref.labels else None
+    except CertificateFormatError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, NotImplementedError, RuntimeError) as exc:
+        raise CertificateFormatError(f"votes file {ref.file} is not a readable .npz ({_show(str(exc), 80)})") from None
+    for name, arr in (("counts", counts), ("labels", labels)):
+        if arr is None:
+            continue
+        if arr.dtype.kind not in "iu":
+            raise CertificateFormatError(f"votes file {ref.file}: {name} has dtype {arr.dtype}, not integer")
+    if counts.size and int(counts.max()) > MAX_VOTES:
+        raise CertificateFormatError(f"votes file {ref.file}: a count exceeds {MAX_VOTES}")
+    if tuple(counts.shape) != ref.counts_shape:
+        raise CertificateFormatError(
+            f"votes file {ref.file}: counts have shape {tuple(counts.shape)}, the certificate says {ref.counts_shape}"
+        )
+    return SidecarArrays(counts, labels)
