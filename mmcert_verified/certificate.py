@@ -448,14 +448,11 @@ def write_certificate(doc: Mapping[str, Any], path) -> Path:
     return path
 
 
-def _write_new(path: Path, data: bytes) -> None:
-    try:
-        with open(path, "xb") as fh:
-            fh.write(data)
-    except FileExistsError:
-        raise InputFileError(f"{path} already exists; refusing to overwrite it") from None
-    except OSError as exc:
-        raise InputFileError(f"cannot write {path}: {exc.strerror or exc}") from None
+def _write_new(path: Path, data: bytes, point: str = "certificate") -> None:
+    """Write a new file atomically (temp + fsync + link, clause RUN.1); never overwrites."""
+    from .atomic_io import write_atomic
+
+    write_atomic(path, data, replace=False, point=point)
 
 
 def write_classification_certificate(
@@ -596,7 +593,7 @@ def write_segmentation_certificate(
     doc["claims"] = segmentation_claims(result_json, text)
     doc["provenance"] = prov.to_json()
     doc = seal(doc)
-    _write_new(side, data)
+    _write_new(side, data, point="sidecar")
     try:
         write_certificate(doc, path)
     except MMCertError:

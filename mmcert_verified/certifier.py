@@ -178,6 +178,61 @@ def certify_classification_counts(
     return ClassificationCertificate(int(index), tuple(int(c) for c in counts), prediction, label, tuple(verdicts))
 
 
+class ClassificationTable:
+    """Clauses T1.4 and R1 for every input of one run, with the Theorem 1 masses computed once.
+
+    The masses P_e of a budget depend on the setting and the budget only, so
+    a run builds them once (not once per input and budget); per input only
+    the Clopper-Pearson bounds are computed.  :meth:`certify` returns exactly
+    what the reference engine's ``certify`` (per budget) and ``radius`` (per
+    ratio) return for the same counts: the same exact decisions
+    (``certified_at``) in the same search (``last_certified``).
+    """
+
+    def __init__(self, plan: SamplingPlan, budgets: Sequence[Budget], ratios: Sequence[Sequence[int]] = (),
+                 alpha="0.05") -> None:
+        from .reference.certify import alpha_fraction
+        from .threat_model import max_radius_multiplier
+
+        self.setting = plan.setting
+        self.alpha = alpha_fraction(alpha)
+        self.budgets = tuple(budgets)
+        self.ratios = tuple(tuple(int(c) for c in r) for r in ratios)
+        attack = self.budgets[0].attack if self.budgets else None
+        self.attack = attack
+        self._masses: dict[tuple[int, ...], Any] = {}
+        for b in self.budgets:
+            self._mass(b)
+        self.limits = tuple(max_radius_multiplier(self.setting, r, attack) for r in self.ratios)
+
+    def _mass(self, budget: Budget):
+        from .reference.theorem1 import SubsampleMasses
+        from .threat_model import attacked_sizes
+
+        key = (budget.r, budget.attack)
+        if key not in self._masses:
+            self._masses[key] = SubsampleMasses.of(attacked_sizes(self.setting, budget))
+        return self._masses[key]
+
+    def certify(self, counts: Sequence[int]) -> tuple[int, tuple[bool, ...], tuple[int | None, ...]]:
+        """(ensemble label, certified per budget, radius t* per ratio or None) of one input's counts."""
+        from .reference.certify import label_bounds, last_certified
+        from .reference.theorem1 import decide
+        from .votes import Votes
+
+        bounds = label_bounds(Votes(tuple(int(c) for c in counts)), self.alpha)
+
+        def ok(budget: Budget) -> bool:
+            return decide(bounds.p_a_lower, bounds.p_b_upper, self._mass(budget)).certified
+
+        verdicts = tuple(ok(b) for b in self.budgets)
+        radii = tuple(
+            last_certified(lambda t, ratio=ratio: ok(Budget(tuple(t * c for c in ratio), self.attack)), limit)
+            for ratio, limit in zip(self.ratios, self.limits)
+        )
+        return int(bounds.label), verdicts, radii
+
+
 def certify_segmentation_counts(
     counts: np.ndarray,
     alpha,
@@ -209,6 +264,35 @@ def certify_segmentation_counts(
 
 
 # --------------------------------------------------------------------------- the certifier
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else ""
+
+
+def model_error(exc: BaseException, batch, where: str, *, first: bool, batch_size: int) -> InvalidParameterError:
+    """One clear line for a model that failed on a batch of sub-samples (never a traceback).
+
+    Out-of-memory errors say so (and name the batch size); a failure on the
+    very first batch is most likely a shape mismatch with the encoded inputs.
+    """
+    if isinstance(exc, InvalidParameterError):
+        return InvalidParameterError(f"{where}: {exc}")
+    name = type(exc).__name__
+    text = _first_line(exc)
+    if isinstance(exc, MemoryError) or name == "OutOfMemoryError" or "out of memory" in text.lower():
+        return InvalidParameterError(
+            f"{where}: the model ran out of memory at batch size {batch_size}; lower certify.batch_size "
+            f"({name}: {text[:160]})"
+        )
+    if first and isinstance(exc, (RuntimeError, ValueError, TypeError, IndexError)):
+        shapes = ", ".join(str(tuple(x.shape)) for x in batch)
+        return InvalidParameterError(
+            f"the model cannot take the encoded inputs (shapes {shapes}; a mask channel adds one "
+            f"channel per modality): {name}: {text}"
+        )
+    return InvalidParameterError(f"{where}: the model failed: {name}: {text}")
+
 
 class Certifier:
     """Streams N sub-sampled predictions of a model per input and certifies the counts.
@@ -253,6 +337,32 @@ class Certifier:
             return ()
         return tuple(logits.shape[2:])
 
+    def dry_run(self, inputs: Sequence[torch.Tensor], rows: int | None = None) -> tuple[int, ...]:
+        """One batch of ``rows`` sub-samples through the model, checked as votes are (clause V1.1).
+
+        Draws from its own generator (no input's stream is touched) and
+        counts nothing.  Returns the spatial shape of the model's output
+        (``()`` for classification).  Raises :class:`InvalidParameterError`
+        with the reason when the inputs, the model or its output do not fit.
+        """
+        self.plan.check_input(inputs)
+        rows = min(self.batch_size, self.n_samples) if rows is None else int(rows)
+        inputs = tuple(torch.as_tensor(x).to(self.device) for x in inputs)
+        generator = torch.Generator(device=self.device).manual_seed(0)
+        with torch.inference_mode():
+            batch = self.plan.sample(inputs, generator, rows)
+            where = f"a trial batch of {rows} sub-samples"
+            try:
+                logits = self.model(*batch)
+            except Exception as exc:
+                raise model_error(exc, batch, where, first=True, batch_size=rows) from exc
+            spatial = self._spatial(logits) if isinstance(logits, torch.Tensor) else ()
+            try:
+                VoteCounter(self.classes, spatial, self.device).add_logits(logits, rows=rows)
+            except InvalidParameterError as exc:
+                raise InvalidParameterError(f"{where}: {exc}") from None
+        return spatial
+
     def votes(self, inputs: Sequence[torch.Tensor], index: int) -> np.ndarray:
         """Clause V1: counts of the model's labels over N sub-samples of one input.
 
@@ -269,23 +379,23 @@ class Certifier:
 
             bar = tqdm(total=self.n_samples, desc=f"input {index}", unit="vote", leave=False)
         with torch.inference_mode():
+            batch_no = 0
             while done < self.n_samples:
                 b = min(self.batch_size, self.n_samples - done)
                 batch = self.plan.sample(inputs, generator, b)
+                where = f"input {index}, vote batch {batch_no} (sub-samples {done}..{done + b - 1})"
                 try:
                     logits = self.model(*batch)
-                except (RuntimeError, ValueError, TypeError, IndexError) as exc:
-                    if done:
-                        raise  # it worked on an earlier batch: not a configuration problem
-                    shapes = ", ".join(str(tuple(x.shape)) for x in batch)
-                    raise InvalidParameterError(
-                        f"the model cannot take the encoded inputs (shapes {shapes}; a mask channel adds one "
-                        f"channel per modality): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                    ) from exc
+                except Exception as exc:  # the user's model: any failure is reported, never a traceback
+                    raise model_error(exc, batch, where, first=not done, batch_size=self.batch_size) from exc
                 if counter is None:
                     counter = VoteCounter(self.classes, self._spatial(logits), self.device)
-                counter.add_logits(logits)
+                try:
+                    counter.add_logits(logits, rows=b)
+                except InvalidParameterError as exc:
+                    raise InvalidParameterError(f"{where}: {exc}") from None
                 done += b
+                batch_no += 1
                 if bar is not None:
                     bar.update(b)
         if bar is not None:
@@ -319,10 +429,12 @@ __all__ = [
     "BudgetVerdict",
     "Certifier",
     "ClassificationCertificate",
+    "ClassificationTable",
     "SegmentationCertificate",
     "SegmentationVerdict",
     "Task",
     "certify_classification_counts",
     "certify_segmentation_counts",
     "default_segmentation_engine",
+    "model_error",
 ]

@@ -20,6 +20,8 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("--certificates", metavar="DIR",
                    help="also write one audit-ready certificate per input and budget into DIR (see mmcert audit)")
+    p.add_argument("--log-every", type=float, default=30.0, metavar="S",
+                   help="without a terminal, log progress every S seconds (default 30)")
     p.set_defaults(handler=run_run)
 
     p = sub.add_parser(
@@ -43,8 +45,8 @@ def run_run(args) -> int:
     out = args.out or default_out(args.config, shard)
     summary = execute(
         config, out, shard, limit=args.limit, progress=False if args.quiet else None,
-        log=None if args.quiet else (lambda s: print(s, file=sys.stderr)),
-        certificates=args.certificates,
+        log=None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True)),
+        certificates=args.certificates, log_every=args.log_every,
     )
     if args.quiet:
         return 0

@@ -14,6 +14,9 @@ import torch
 from ..errors import InvalidParameterError
 
 
+#: integer score dtypes a model may return (argmax is well defined; no NaN or infinity possible)
+_INTEGER_SCORES = (torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64)
+
 #: up to this many classes the argmax is a strict-greater scan and counting is one pass per class
 _SCAN_CLASSES = 8
 
@@ -58,15 +61,31 @@ class VoteCounter:
         flat = self._counts.reshape(self.classes, -1)
         return int(flat[:, 0].sum()) if flat.shape[1] else 0
 
-    def add_logits(self, logits: torch.Tensor) -> None:
-        """Count the argmax over dim 1 of ``(B, C, *spatial)`` scores (lowest index on ties, clause V1)."""
+    def add_logits(self, logits: torch.Tensor, rows: int | None = None) -> None:
+        """Count the argmax over dim 1 of ``(B, C, *spatial)`` scores (lowest index on ties, clause V1).
+
+        Clause V1.1 (every vote counted once): the batch must have exactly
+        ``rows`` rows when given (the number of sub-samples drawn), ``C``
+        classes, the expected spatial shape and only finite scores; anything
+        else is an :class:`InvalidParameterError`, never a miscount.
+        """
+        if not isinstance(logits, torch.Tensor):
+            raise InvalidParameterError(f"the model returned {type(logits).__name__}, not a tensor of scores")
         if logits.dim() != 2 + len(self.spatial) or logits.shape[1] != self.classes or tuple(logits.shape[2:]) != self.spatial:
             raise InvalidParameterError(
-                f"model output has shape {tuple(logits.shape)}, expected (B, {self.classes}"
+                f"model output has shape {tuple(logits.shape)}, expected ({'B' if rows is None else rows}, {self.classes}"
                 + "".join(f", {s}" for s in self.spatial) + ")"
             )
-        if torch.isnan(logits).any():
-            raise InvalidParameterError("the model's output contains NaN: its votes would be meaningless")
+        if rows is not None and logits.shape[0] != rows:
+            raise InvalidParameterError(
+                f"the model returned {logits.shape[0]} rows for a batch of {rows} sub-samples: "
+                f"each would not get its vote"
+            )
+        if logits.dtype.is_complex or not (logits.dtype.is_floating_point or logits.dtype in _INTEGER_SCORES):
+            raise InvalidParameterError(f"the model's scores have dtype {logits.dtype}, not real numbers")
+        if logits.dtype.is_floating_point and not bool(torch.isfinite(logits).all()):
+            what = "NaN" if bool(torch.isnan(logits).any()) else "an infinite score"
+            raise InvalidParameterError(f"the model's output contains {what}: its votes would be meaningless")
         if self.spatial and self.classes <= _SCAN_CLASSES:
             # small C: one pass per class over uint8 labels beats a bincount over (label, pixel) keys
             index = _scan_argmax(logits)

@@ -1,0 +1,71 @@
+"""Joining shard files into the file one unsharded run writes (clauses RUN.1, RUN.4).
+
+:func:`merge` reads every shard with the run file's checks (digests, no
+cut-off lines), requires one identity and every input exactly once, and
+writes the result atomically without ever overwriting an existing file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import InputFileError, InvalidParameterError
+from .run_file import FORMAT, dumps, read_run_file
+
+
+@dataclass(frozen=True)
+class MergeSummary:
+    out: str
+    shards: int
+    inputs: int
+
+
+def merge(out: str | Path, shard_files: Sequence[str | Path]) -> MergeSummary:
+    """Join shard outputs into the file an unsharded run writes (sorted by index).
+
+    Refuses to overwrite ``out``; checks the shards come from one run
+    identity, are complete (no cut-off lines) and together hold every input
+    exactly once.  Shards of one identity may differ in what does not change
+    results (the batch size on the CPU, the CUDA device index); the merged
+    header is the first shard's, with ``shard = [0, 1]``.
+    """
+    from ..atomic_io import write_atomic
+
+    out = Path(out)
+    if out.exists():
+        raise InputFileError(f"{out} already exists; refusing to overwrite it")
+    if not shard_files:
+        raise InvalidParameterError("no shard files to merge")
+    files = [read_run_file(p) for p in shard_files]
+    first = files[0].header
+    for path, f in zip(shard_files, files):
+        if f.header.get("format") != FORMAT:
+            raise InputFileError(f"{path} was written by an earlier mmcert-verified ({f.header.get('format')}); "
+                                 "rerun its shard to merge it")
+        if f.partial_tail:
+            raise InputFileError(f"{path} ends with a cut-off line: resume that shard with mmcert run first")
+        if f.header.get("identity_sha256") != first.get("identity_sha256") or f.header.get("inputs") != first.get("inputs"):
+            raise InputFileError(f"{path} comes from a different config than {shard_files[0]}")
+    merged: dict[int, str] = {}
+    for path, f in zip(shard_files, files):
+        for index, row in f.lines.items():
+            if index in merged:
+                raise InputFileError(f"input {index} appears in more than one shard (again in {path})")
+            merged[index] = row
+    total = int(first["inputs"])
+    missing = [i for i in range(total) if i not in merged]
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        raise InputFileError(f"{len(missing)} of {total} inputs are missing from the shards: {shown}")
+    header = dict(first)
+    header["shard"] = [0, 1]
+    certs = {bool(f.header.get("certificates")) for f in files}
+    header["certificates"] = certs == {True}
+    data = "".join([dumps(header) + "\n", *(merged[i] + "\n" for i in sorted(merged))]).encode()
+    write_atomic(out, data, replace=False, point="merge")
+    return MergeSummary(str(out), len(files), total)
+
+
+__all__ = ["MergeSummary", "merge"]
