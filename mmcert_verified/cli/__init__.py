@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import MMCertError
 
 #: the verbs, each a module of this package exposing ``register`` (in help order)
-VERBS = ["classify", "segment", "enumerate", "audit", "run", "demo"]
+VERBS = ["classify", "segment", "enumerate", "audit", "run", "demo", "fs"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,174 @@
+"""``mmcert fs certify`` and ``mmcert fs score``: feature-space smoothing (issue #12 contract).
+
+* ``mmcert fs certify --score-lower S --sigma SIGMA --eps E1[,E2...] [--tau T] --json`` prints
+  ``{"score_lower", "sigma", "tau", "bounds": [{"eps", "inner_lower", "cosine_lower"}, ...],
+  "radius"}`` (clauses FS.2-FS.4).  ``radius`` is the largest eps with cosine_lower >= tau, null when
+  there is none, and the string ``"inf"`` when S = 1 (every eps).
+* ``mmcert fs score --cosines FILE.npy --alpha A --bound hoeffding|bernstein --json`` prints
+  ``{"score_lower", "N", "bound", "alpha", "mean"}`` (clauses FS.5-FS.6).
+
+Every decimal is a string rounded to the safe side (down) at 10^-30, so within 1e-25 of the exact
+value.  Numbers are read exactly as written ("0.1" = 1/10).  Bad input: one line on stderr, exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputFileError, InvalidParameterError
+from ..feature_smoothing.bound import fcsb, radius
+from ..feature_smoothing.estimation import ScoreBound, score_lower, statistics_from_cosines
+from ..feature_smoothing.gaussian import DECIMALS, fixed_decimal_string
+
+#: a plain decimal with an exponent of at most 4 digits, or p/q (bounded, so parsing cannot blow up)
+_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,4})?$|^[+-]?\d{1,200}/\d{1,200}$")
+_MAX_NUMBER_CHARS = 400
+#: largest .npy file read (bytes): 10^7 float64 cosines
+MAX_COSINES_BYTES = 80 * 1024 * 1024 + 4096
+
+
+def exact_number(text: str, flag: str) -> Fraction:
+    """A decimal ('0.25', '1e-3') or 'p/q' read exactly; NaN, inf and other text are rejected."""
+    s = str(text).strip()
+    if len(s) > _MAX_NUMBER_CHARS or not _NUMBER.match(s):
+        raise InvalidParameterError(f"{flag}: {text!r} is not a finite decimal number")
+    try:
+        return Fraction(s)
+    except (ValueError, ZeroDivisionError):
+        raise InvalidParameterError(f"{flag}: {text!r} is not a finite number") from None
+
+
+def register(sub) -> None:
+    fs = sub.add_parser("fs", help="feature-space smoothing: certified cosine bounds for encoders")
+    verbs = fs.add_subparsers(dest="fs_verb", metavar="FS_VERB")
+    verbs.required = True
+
+    p = verbs.add_parser("certify", help="FCSB (inner-product and cosine lower bounds) and radius from S")
+    p.add_argument("--score-lower", required=True, help="lower bound S on the Gaussian robustness score, in (0, 1]")
+    p.add_argument("--sigma", required=True, help="noise level sigma > 0")
+    p.add_argument("--eps", required=True, help="l2 budgets E1,E2,... (each >= 0)")
+    p.add_argument("--tau", default="0.5", help="cosine threshold of the radius, in [0, 1] (default 0.5)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=run_certify)
+
+    p = verbs.add_parser("score", help="lower confidence bound on S from sampled cosines")
+    p.add_argument("--cosines", required=True, help="1-D float .npy of cos(f(x + delta_j), f(x))")
+    p.add_argument("--alpha", required=True, help="confidence level alpha in (0, 1)")
+    p.add_argument("--bound", choices=[b.value for b in ScoreBound], default=ScoreBound.HOEFFDING.value)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=run_score)
+
+
+def _eps_list(text: str) -> list[tuple[str, Fraction]]:
+    items = [s.strip() for s in str(text).split(",")]
+    if not items or any(s == "" for s in items):
+        raise InvalidParameterError(f"--eps needs a comma-separated list of numbers, got {text!r}")
+    out = []
+    for s in items:
+        value = exact_number(s, "--eps")
+        if value < 0:
+            raise InvalidParameterError(f"--eps: {s} is negative")
+        out.append((s, value))
+    return out
+
+
+def certify_json(score_text: str, sigma_text: str, tau_text: str, eps_text: str) -> dict:
+    """The JSON object of ``mmcert fs certify`` (validates every input first)."""
+    score = exact_number(score_text, "--score-lower")
+    if not 0 < score <= 1:
+        raise InvalidParameterError(f"--score-lower must lie in (0, 1], got {score_text}")
+    sigma = exact_number(sigma_text, "--sigma")
+    if sigma <= 0:
+        raise InvalidParameterError(f"--sigma must be positive, got {sigma_text}")
+    tau = exact_number(tau_text, "--tau")
+    if not 0 <= tau <= 1:
+        raise InvalidParameterError(f"--tau must lie in [0, 1], got {tau_text}")
+    eps = _eps_list(eps_text)
+    bounds = []
+    for text, value in eps:
+        b = fcsb(score, sigma, value)
+        bounds.append(
+            {
+                "eps": text,
+                "inner_lower": fixed_decimal_string(b.inner_lower),
+                "cosine_lower": fixed_decimal_string(b.cosine_lower),
+            }
+        )
+    r = radius(score, sigma, tau)
+    if r.unbounded:
+        rad = "inf"
+    elif r.value is None:
+        rad = None
+    else:
+        rad = fixed_decimal_string(r.value)
+    return {
+        "score_lower": str(score_text).strip(),
+        "sigma": str(sigma_text).strip(),
+        "tau": str(tau_text).strip(),
+        "bounds": bounds,
+        "radius": rad,
+    }
+
+
+def run_certify(args) -> int:
+    doc = certify_json(args.score_lower, args.sigma, args.tau, args.eps)
+    if args.json:
+        print(json.dumps(doc))
+    else:
+        print(f"S >= {doc['score_lower']}, sigma = {doc['sigma']}")
+        for b in doc["bounds"]:
+            print(f"  eps {b['eps']}: <f(x), F(x')> >= {b['inner_lower']}, cos >= {b['cosine_lower']}")
+        print(f"  radius (cos >= {doc['tau']}): {doc['radius']}")
+    return 0
+
+
+def load_cosines(path: str) -> np.ndarray:
+    """Read a .npy file (no pickles, size-limited)."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise InputFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if size > MAX_COSINES_BYTES:
+        raise InputFileError(f"{path} is larger than {MAX_COSINES_BYTES} bytes")
+    try:
+        arr = np.load(p, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise InputFileError(f"{path} is not a readable .npy array: {exc}") from None
+    if not isinstance(arr, np.ndarray):
+        raise InputFileError(f"{path} holds no single array")
+    return arr
+
+
+def score_json(cosines: np.ndarray, alpha_text: str, bound: str) -> dict:
+    """The JSON object of ``mmcert fs score``."""
+    alpha = exact_number(alpha_text, "--alpha")
+    if not 0 < alpha < 1:
+        raise InvalidParameterError(f"--alpha must lie strictly between 0 and 1, got {alpha_text}")
+    method = ScoreBound(bound)
+    stats = statistics_from_cosines(cosines)
+    low = score_lower(stats, alpha, method)
+    scale = 10**DECIMALS
+    mean = Fraction(math.floor(stats.mean * scale), scale)  # the exact mean, rounded down
+    return {
+        "score_lower": fixed_decimal_string(low),
+        "N": stats.n,
+        "bound": method.value,
+        "alpha": str(alpha_text).strip(),
+        "mean": fixed_decimal_string(mean),
+    }
+
+
+def run_score(args) -> int:
+    doc = score_json(load_cosines(args.cosines), args.alpha, args.bound)
+    if args.json:
+        print(json.dumps(doc))
+    else:
+        print(f"S >= {doc['score_lower']} ({doc['bound']}, alpha = {doc['alpha']}, N = {doc['N']})")
+    return 0
