@@ -1,0 +1,212 @@
+"""l0 element attacks against a sub-sampled ensemble (MMCert's threat model; spec ``spec/attacks.md``, ATK.6).
+
+The attacker may change at most ``r_i`` basic elements of modality ``i`` (clause S2).  The attacks
+here *modify*: they overwrite ``r_i`` elements of each modality (every value of an element, i.e.
+all its channels) with values inside a box ``[low_i, high_i]``.  Addition and deletion change the
+input's size, which the fixed-shape reference models cannot take; the tiny instances of the
+enumeration oracles (:mod:`mmcert_verified.enumeration`) cover them exhaustively.
+
+* :class:`RandomElementAttack`: ``restarts`` random choices of positions and values; keeps the one
+  whose estimated ensemble margin is lowest.
+* :class:`GreedyElementAttack`: per restart, random positions, then the values of the chosen elements
+  are optimised by signed-gradient ascent on the base model's untargeted margin
+  ``logsumexp_{l != A} z_l - z_A`` averaged over fresh sub-samples (expectation over the ensemble's
+  own randomness, as EOT), projected onto the box; among restarts (and the random start of each)
+  the candidate with the lowest estimated ensemble margin ``(votes_A - max_{l != A} votes_l) / N``
+  is returned.
+
+Element positions follow :class:`~mmcert_verified.sampling.Modality` (row-major over
+``element_dims``).  The attack only ever writes ``r_i`` elements, so every returned input is in
+S(M, R) for modification.  Deterministic for a seed on a given device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from mmcert_verified.errors import InvalidParameterError
+from mmcert_verified.sampling import Modality, SamplingPlan
+from mmcert_verified.sampling.counting import first_argmax
+from mmcert_verified.threat_model import Attack, Budget
+
+
+def element_view(m: Modality, x: torch.Tensor) -> torch.Tensor:
+    """``x`` (shape ``m.shape``) as (n, values per element): a permuted copy, elements first."""
+    other = [d for d in range(len(m.shape)) if d not in m.element_dims]
+    return x.permute(*m.element_dims, *other).reshape(m.n, -1)
+
+
+def from_element_view(m: Modality, view: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`element_view`."""
+    other = [d for d in range(len(m.shape)) if d not in m.element_dims]
+    order = [*m.element_dims, *other]
+    shaped = view.reshape([m.shape[d] for d in order])
+    inverse = [order.index(d) for d in range(len(m.shape))]
+    return shaped.permute(*inverse).contiguous()
+
+
+def encode_differentiable(m: Modality, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """:meth:`Modality.encode` (clause SAMP.2) for one input ``x`` and masks ``keep`` (B, n), through autograd.
+
+    Equal to ``m.encode(x, keep)`` value for value (tested); ``Modality.encode`` writes into a
+    preallocated output and cannot carry gradients.
+    """
+    batch = keep.shape[0]
+    keep_b = keep.reshape(batch, *(s if d in m.element_dims else 1 for d, s in enumerate(m.shape)))
+    xb = x.unsqueeze(0).expand(batch, *m.shape)
+    values = torch.where(keep_b, xb, torch.tensor(m.ablation.fill, dtype=x.dtype, device=x.device))
+    if not m.ablation.mask_channel:
+        return values
+    dim = 1 + m.channel_dim
+    mask_shape = list(values.shape)
+    mask_shape[dim] = 1
+    return torch.cat([values, keep_b.to(x.dtype).expand(mask_shape)], dim=dim)
+
+
+def default_box(x: torch.Tensor) -> tuple[float, float]:
+    """The attacker's value box when none is given: the input's range widened by half its width."""
+    lo, hi = float(x.min()), float(x.max())
+    pad = (hi - lo) / 2 if hi > lo else 1.0
+    return lo - pad, hi + pad
+
+
+def ensemble_counts(model: torch.nn.Module, plan: SamplingPlan, inputs: Sequence[torch.Tensor], classes: int,
+                    votes: int, generator: torch.Generator, batch_size: int = 256) -> torch.Tensor:
+    """(C,) int64 counts of the base model's labels over ``votes`` fresh sub-samples (clause V1)."""
+    counts = torch.zeros(classes, dtype=torch.int64, device=inputs[0].device)
+    done = 0
+    with torch.no_grad():
+        while done < votes:
+            b = min(batch_size, votes - done)
+            labels = first_argmax(model(*plan.sample(inputs, generator, b)))
+            counts += torch.bincount(labels.flatten(), minlength=classes)[:classes]
+            done += b
+    return counts
+
+
+def margin(counts: torch.Tensor, label: int) -> float:
+    """(votes_A - max_{l != A} votes_l) / N: negative when the ensemble no longer says A."""
+    others = torch.cat([counts[:label], counts[label + 1:]])
+    return float(counts[label] - others.max()) / float(counts.sum())
+
+
+@dataclass(frozen=True)
+class ElementAttackResult:
+    inputs: tuple[torch.Tensor, ...]
+    positions: tuple[tuple[int, ...], ...]
+    estimated_margin: float
+
+
+class _ElementAttack:
+    """Shared set-up: the model, its plan, the class count, the budget and the search sizes."""
+
+    def __init__(self, model: torch.nn.Module, plan: SamplingPlan, classes: int, *, restarts: int = 4,
+                 eval_votes: int = 200, seed: int = 0, boxes: Sequence[tuple[float, float]] | None = None,
+                 batch_size: int = 256) -> None:
+        self.model, self.plan, self.classes = model, plan, int(classes)
+        self.restarts, self.eval_votes, self.seed = int(restarts), int(eval_votes), int(seed)
+        self.boxes = None if boxes is None else tuple(tuple(map(float, b)) for b in boxes)
+        self.batch_size = int(batch_size)
+        if self.restarts < 1 or self.eval_votes < 1:
+            raise InvalidParameterError("element attacks need restarts >= 1 and eval_votes >= 1")
+
+    def _check(self, budget: Budget) -> None:
+        if len(budget.r) != len(self.plan.modalities):
+            raise InvalidParameterError(f"budget {budget.r} does not have one entry per modality")
+        for m, r, att in zip(self.plan.modalities, budget.r, budget.attack):
+            if r and att is not Attack.MODIFY:
+                raise InvalidParameterError(
+                    f"modality {m.name!r}: element attacks on torch models modify only (got {att.value})")
+            if r > m.n:
+                raise InvalidParameterError(f"modality {m.name!r}: cannot modify {r} of {m.n} elements")
+
+    def _box(self, i: int, x: torch.Tensor) -> tuple[float, float]:
+        return self.boxes[i] if self.boxes is not None else default_box(x)
+
+    def _positions(self, gen: torch.Generator, budget: Budget, device) -> tuple[torch.Tensor, ...]:
+        return tuple(torch.randperm(m.n, generator=gen, device=device)[:r].sort().values
+                     for m, r in zip(self.plan.modalities, budget.r))
+
+    def _write(self, inputs, positions, values) -> tuple[torch.Tensor, ...]:
+        out = []
+        for m, x, pos, val in zip(self.plan.modalities, inputs, positions, values):
+            view = element_view(m, x).clone()
+            view[pos] = val
+            out.append(from_element_view(m, view))
+        return tuple(out)
+
+    def _score(self, candidate, label, gen) -> float:
+        counts = ensemble_counts(self.model, self.plan, candidate, self.classes, self.eval_votes, gen, self.batch_size)
+        return margin(counts, label)
+
+    def _random_values(self, inputs, positions, gen):
+        vals = []
+        for i, (m, x, pos) in enumerate(zip(self.plan.modalities, inputs, positions)):
+            lo, hi = self._box(i, x)
+            width = element_view(m, x).shape[1]
+            vals.append(lo + (hi - lo) * torch.rand((len(pos), width), generator=gen, device=x.device, dtype=x.dtype))
+        return vals
+
+    def _refine(self, inputs, positions, values, label, gen):
+        return values
+
+    def __call__(self, inputs: Sequence[torch.Tensor], label: int, budget: Budget) -> ElementAttackResult:
+        """Attack one input (a tuple with one tensor per modality, no batch dimension) labelled ``label``
+        by the ensemble, within ``budget``; returns the attacked input with the lowest estimated margin."""
+        self._check(budget)
+        inputs = tuple(torch.as_tensor(x) for x in inputs)
+        device = inputs[0].device
+        gen = torch.Generator(device=device).manual_seed(self.seed)
+        best = ElementAttackResult(inputs, tuple(() for _ in inputs), self._score(inputs, label, gen))
+        if sum(budget.r) == 0:
+            return best
+        for _ in range(self.restarts):
+            positions = self._positions(gen, budget, device)
+            values = self._refine(inputs, positions, self._random_values(inputs, positions, gen), label, gen)
+            cand = self._write(inputs, positions, values)
+            score = self._score(cand, label, gen)
+            if score < best.estimated_margin:
+                best = ElementAttackResult(cand, tuple(tuple(int(p) for p in pos) for pos in positions), score)
+        return best
+
+
+class RandomElementAttack(_ElementAttack):
+    """Random positions, random values in the box; the best of ``restarts``."""
+
+
+class GreedyElementAttack(_ElementAttack):
+    """Random positions, values optimised by signed gradient on the expected base-model margin."""
+
+    def __init__(self, *args, steps: int = 20, step_size: float = 0.1, samples: int = 128, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.steps, self.step_size, self.samples = int(steps), float(step_size), int(samples)
+
+    def _refine(self, inputs, positions, values, label, gen):
+        values = [v.clone() for v in values]
+        boxes = [self._box(i, x) for i, x in enumerate(inputs)]
+        for _ in range(self.steps):
+            keep = self.plan.draw(gen, self.samples)
+            for v in values:
+                v.requires_grad_(True)
+            cand = self._write(inputs, positions, values)
+            logits = self.model(*(encode_differentiable(m, c, kp) for m, c, kp in zip(self.plan.modalities, cand, keep)))
+            if logits.dim() > 2:  # segmentation: average the margin over the spatial positions
+                logits = logits.flatten(2).mean(-1)
+            others = torch.cat([logits[:, :label], logits[:, label + 1:]], dim=1)
+            objective = (torch.logsumexp(others, dim=1) - logits[:, label]).mean()
+            grads = torch.autograd.grad(objective, [v for v in values if v.numel()], allow_unused=True)
+            it = iter(grads)
+            with torch.no_grad():
+                new = []
+                for v, (lo, hi) in zip(values, boxes):
+                    if v.numel() == 0:
+                        new.append(v.detach())
+                        continue
+                    g = next(it)
+                    step = torch.zeros_like(v) if g is None else g.sign()
+                    new.append((v + self.step_size * (hi - lo) * step).clamp(lo, hi).detach())
+                values = new
+        return values
