@@ -87,3 +87,35 @@ def test_monte_carlo_harness_no_violation_on_av_reference_model():
     for s in report.summaries:
         assert s.empirical_robust_accuracy >= s.certified_accuracy
     assert any(f.certified for f in report.findings)  # the test reaches certified budgets
+
+
+@pytest.mark.slow
+def test_harness_larger_run():
+    """20 AV test clips at four budgets up to r = (6, 12), 1000 attacked votes each (about 5 minutes)."""
+    from reference_models import av
+    from reference_models.av_data import test_set
+
+    torch.set_num_threads(1)
+    model, plan = av.pretrained("mmcert"), SamplingPlan(av.MODALITIES, (2, 4))
+    data = test_set(70)
+    inputs = [(data.video[i], data.audio[i]) for i in range(20)]
+    labels = [int(data.labels[i]) for i in range(20)]
+    budgets = [Budget((t, 2 * t), "modify") for t in (1, 2, 4, 6)]
+    atk = GreedyElementAttack(model, plan, 7, restarts=2, eval_votes=200, steps=10, seed=0)
+    report = MonteCarloHarness(model, plan, 7, n_certify=100, n_attack=1000).run(inputs, labels, budgets, atk)
+    assert not report.violations
+    for s in report.summaries:
+        assert s.empirical_robust_accuracy >= s.certified_accuracy
+
+
+@pytest.mark.slow
+def test_standard_image_text_weights_reproduce(tmp_path):
+    from reference_models import image_text
+    from reference_models.train_image_text import train
+    from reference_models.weights import save_weights
+    from mmcert_verified.attacks.adversarial_training import TrainingKind
+
+    torch.set_num_threads(1)
+    path = tmp_path / "w.safetensors"
+    save_weights(train(TrainingKind.STANDARD, log=lambda s: None), path)
+    assert path.read_bytes() == image_text.weights_path("standard").read_bytes()
