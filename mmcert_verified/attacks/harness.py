@@ -135,10 +135,12 @@ class MonteCarloHarness:
     batch_size: int = 256
 
     def run(self, inputs: Sequence[Sequence[torch.Tensor]], labels: Sequence[int | None], budgets: Sequence[Budget],
-            attack: Callable, certifier: CountCertifier | None = None, progress: bool = False) -> HarnessReport:
+            attack: Callable, certifier: CountCertifier | None = None, progress: bool = False,
+            indices: Sequence[int] | None = None) -> HarnessReport:
         """``attack(inputs, label, budget)`` returns an object with ``.inputs`` (see :mod:`.element`);
         ``certifier`` defaults to the reference engine's ``certify``.  With ``attack_all`` uncertified
-        budgets are attacked too (for the empirical robust accuracy); only certified ones can be violated."""
+        budgets are attacked too (for the empirical robust accuracy); only certified ones can be violated.
+        ``indices`` number the inputs (default 0, 1, ...): input i's votes come from stream (seed, i)."""
         if certifier is None:
             from mmcert_verified.reference.certify import certify as certifier
         if not 0 < self.beta < 1:
@@ -146,7 +148,7 @@ class MonteCarloHarness:
         threshold = Fraction(self.beta) / max(self.classes - 1, 1)
         setting = self.plan.setting
         findings = []
-        items = list(enumerate(zip(inputs, labels)))
+        items = list(zip(indices if indices is not None else range(len(inputs)), zip(inputs, labels)))
         bar = None
         if progress:
             from tqdm import tqdm

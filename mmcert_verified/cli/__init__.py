@@ -11,10 +11,10 @@ import importlib
 import sys
 from pathlib import Path
 
-from ..errors import MMCertError
+from ..errors import EngineDisagreementError, MMCertError
 
 #: the verbs, each a module of this package exposing ``register`` (in help order)
-VERBS = ["classify", "segment", "enumerate", "audit", "run", "demo", "fs"]
+VERBS = ["classify", "segment", "enumerate", "audit", "run", "demo", "fs", "report", "attack"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     except MMCertError as exc:
         print(f"mmcert {args.verb}: error: {exc}", file=sys.stderr)
         return 2
+    except EngineDisagreementError as exc:
+        print(f"mmcert {args.verb}: internal error (please report this bug): {exc}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print(f"mmcert {args.verb}: interrupted", file=sys.stderr)
         return 130
