@@ -20,3 +20,11 @@ class InputFileError(MMCertError):
 
 class EnumerationTooLargeError(MMCertError):
     """An exhaustive enumeration would exceed the stated size limit."""
+
+
+class EngineDisagreementError(Exception):
+    """The fast engine's answer differs from the exact reference's (spec F.1 says it cannot): a bug.
+
+    Not an :class:`MMCertError` -- no input of the caller's provokes it.  The CLI reports it on one line
+    with exit code 3 and prints no certificate.
+    """

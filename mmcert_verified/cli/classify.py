@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import InputFileError, InvalidParameterError
+from ..errors import EngineDisagreementError, InputFileError, InvalidParameterError
 from ..reference.certify import certify as ref_certify
 from ..reference.certify import radius as ref_radius
 from ..reference.clopper_pearson import decimal_floor, decimal_string
@@ -72,13 +72,18 @@ def run_certify(args) -> int:
     engine = resolve_engine(args.engine)
     if args.out and Path(args.out).exists():
         raise InputFileError(f"--out {args.out} already exists; refusing to overwrite it")
+    # one exact result per call: its bounds and gap are printed, and stdout and --out both carry it
     result = ref_certify(p["counts"], p["alpha"], p["n"], p["k"], r, p["attack"], p["method"])
+    certified = result.certified
     if engine == "fast":
         from ..fast.classify import certify_decision
 
-        certified = certify_decision(p["counts"], p["alpha"], p["n"], p["k"], r, p["attack"], p["method"])
-    else:
-        certified = result.certified
+        fast = certify_decision(p["counts"], p["alpha"], p["n"], p["k"], r, p["attack"], p["method"],
+                                reference=lambda: result.certified)
+        if fast != certified:  # spec F.1: cannot happen; refuse to answer rather than print two answers
+            raise EngineDisagreementError(
+                f"the fast engine decided {fast} where the exact reference decides {certified}"
+            )
     doc = certify_json(result, args.alpha, engine, certified)
     if args.out:
         from ..certificate import write_classification_certificate

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -34,8 +34,8 @@ from ..threat_model import (
     max_radius_multiplier,
     parse_attacks,
 )
-from .confidence import REL_SLACK, cp_table
-from .ratios import U, log_comb_lower, log_ratio_table
+from .confidence import REL_SLACK, lower_entries, upper_entries
+from .ratios import FLOAT_EXACT_MAX, TABLE_MAX, U, log_comb_lower, log_ratio_table
 
 
 # --------------------------------------------------------------------------- Delta
@@ -55,10 +55,21 @@ def _lists(setting: Setting):
     return [(sum(setting.n), setting.k[0])]
 
 
+def float_exact(setting: Setting, budgets: np.ndarray) -> bool:
+    """F.2's range: every n - j, n + j the ratio tables touch is an integer exact in float64, and no
+    table is longer than TABLE_MAX (a budget of 10**12 would otherwise allocate terabytes)."""
+    b = np.asarray(budgets)
+    longest = int(b.sum(axis=1).max()) if b.size else 0
+    return sum(setting.n) + longest + 1 < FLOAT_EXACT_MAX and longest < TABLE_MAX
+
+
 def delta_bounds(setting: Setting, budgets: np.ndarray, attacks: Sequence[Attack]) -> DeltaBounds:
     """Clause F.2/F.4: [Delta_lo, Delta_hi] for each row of ``budgets`` (shape (R, T))."""
     budgets = np.asarray(budgets, dtype=np.int64)
     R = budgets.shape[0]
+    if not float_exact(setting, budgets):
+        # F.2's error model needs n + r exact in float64: undecidable here, every row goes to the reference
+        return DeltaBounds(np.full(R, -np.inf), np.full(R, np.inf))
     log_e = np.zeros(R)
     log_p = np.zeros(R)
     err_e = np.zeros(R)
@@ -155,11 +166,6 @@ def outward(values, dtype: torch.dtype, down: bool, device=None) -> torch.Tensor
     return torch.where(bad & torch.isfinite(x), moved, y)
 
 
-def _table_tensor(N: int, level: Fraction, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    low, up = cp_table(N, level)
-    return outward(low, dtype, True, device), outward(up, dtype, False, device)
-
-
 def check_counts(counts) -> torch.Tensor:
     c = torch.as_tensor(counts)
     if c.dtype.is_floating_point or c.dtype == torch.bool or c.is_complex():
@@ -192,9 +198,16 @@ def gap_bounds(counts: torch.Tensor, alpha: Fraction, log_pn_lower: float, dtype
     p_b = torch.empty(B, dtype=dtype, device=device)
     for N in torch.unique(totals).tolist():
         sel = totals == N
-        low, up = _table_tensor(int(N), level, device, dtype)
-        p_a[sel] = low[n_a[sel]]
-        p_b[sel] = up[n_b[sel]] if C > 1 else 0.0
+        # only the distinct counts this batch needs cross to the host (F.3); cast outward to the dtype
+        ua, ia = torch.unique(n_a[sel], return_inverse=True)
+        low = outward(lower_entries(int(N), level, ua.cpu().numpy()), dtype, True, device)
+        p_a[sel] = low[ia]
+        if C > 1:
+            ub, ib = torch.unique(n_b[sel], return_inverse=True)
+            up = outward(upper_entries(int(N), level, ub.cpu().numpy()), dtype, False, device)
+            p_b[sel] = up[ib]
+        else:
+            p_b[sel] = 0.0
     two_over_pn = 2.0 * float(np.exp(-log_pn_lower)) if log_pn_lower < 700 else 0.0
     # in the working dtype: the cast of the table moved each bound by <= 2u (outward), the arithmetic
     # below adds <= 4u absolute (bounds lie in [0, 1]); the relative slack covers both casts (F.3/F.4)
@@ -205,7 +218,8 @@ def gap_bounds(counts: torch.Tensor, alpha: Fraction, log_pn_lower: float, dtype
     return GapBounds(label, lo, hi)
 
 
-def _log_pn_lower(setting: Setting) -> float:
+def log_pn_lower(setting: Setting) -> float:
+    """A rigorous lower bound on log P_n for the setting's sub-sampled lists (F.4's 2/P_n term)."""
     lists = _lists(setting)
     return log_comb_lower(np.array([n for n, _ in lists]), np.array([k for _, k in lists]))
 
@@ -230,10 +244,13 @@ def certify_batch(
     attack="modify",
     method="mmcert",
     dtype=torch.float64,
+    reference: Callable[[int, int], bool] | None = None,
 ) -> FastDecisions:
     """Clause F.1: Theorem 1 decisions for every (input, budget) pair, equal to the reference's.
 
-    ``counts``: (B, C) integer tensor on any device; ``budgets``: (R, T).
+    ``counts``: (B, C) integer tensor on any device; ``budgets``: (R, T).  ``reference(b, j)``, when
+    given, answers a deferred pair (a caller that already holds the exact result passes it, so
+    nothing is computed twice); by default the reference engine is called.
     """
     alpha = ref.alpha_fraction(alpha)
     setting = Setting(tuple(n), tuple(k), Method(method))
@@ -244,7 +261,7 @@ def certify_batch(
     c = check_counts(counts)
     d = delta_bounds(setting, bud, attacks)
     dtype = check_dtype(dtype)
-    g = gap_bounds(c, alpha, _log_pn_lower(setting), dtype)
+    g = gap_bounds(c, alpha, log_pn_lower(setting), dtype)
     dlo = outward(d.lo, dtype, True, c.device)
     dhi = outward(d.hi, dtype, False, c.device)
     yes = g.lo[:, None] > dhi[None, :]
@@ -253,8 +270,11 @@ def certify_batch(
     certified = yes.clone()
     idx = torch.nonzero(unsure).tolist() if bool(unsure.any()) else []
     for b, j in idx:
-        res = ref.certify(c[b].tolist(), alpha, setting.n, setting.k, bud[j].tolist(), attacks, setting.method)
-        certified[b, j] = res.certified
+        if reference is not None:
+            certified[b, j] = bool(reference(b, j))
+        else:
+            res = ref.certify(c[b].tolist(), alpha, setting.n, setting.k, bud[j].tolist(), attacks, setting.method)
+            certified[b, j] = res.certified
     return FastDecisions(g.label, certified, len(idx))
 
 
@@ -267,21 +287,26 @@ class FastRadii:
     deferred: int
 
 
-def _delta_along(setting: Setting, ratio: tuple[int, ...], attacks, limit: int | None) -> DeltaBounds:
-    """Delta bounds for t = 0, 1, ... until certification is impossible (Delta_lo > 1 + 1e-3) or the cap."""
+def _delta_along(setting: Setting, ratio: tuple[int, ...], attacks, limit: int | None) -> DeltaBounds | None:
+    """Delta bounds for t = 0, 1, ... until certification is impossible (Delta_lo > 1 + 1e-3) or the cap.
+
+    None when the budgets leave F.2's float range (every input then goes to the reference).
+    """
     length = 64
     while True:
         T = length if limit is None else min(length, limit + 1)
         t = np.arange(T, dtype=np.int64)
         d = delta_bounds(setting, t[:, None] * np.asarray(ratio, dtype=np.int64)[None, :], attacks)
+        if bool(np.isneginf(d.lo).any()):
+            return None
         done = (limit is not None and T == limit + 1) or d.lo[-1] > 1 + 1e-3
         if done:
             if limit is not None and T == limit + 1:  # t = limit + 1 is impossible: append +inf
                 d = DeltaBounds(np.append(d.lo, np.inf), np.append(d.hi, np.inf))
             return d
         length *= 4
-        if length > 2**34:  # pragma: no cover - max_radius_multiplier rules out the unbounded cases
-            raise InvalidParameterError("the radius search exceeds 2**34 steps along the direction")
+        if length * max(ratio) >= TABLE_MAX:  # longer tables are not built: the reference searches
+            return None
 
 
 def radius_batch(
@@ -305,17 +330,21 @@ def radius_batch(
     attacks = parse_attacks(attack, setting.modalities)
     limit = max_radius_multiplier(setting, ratio, attacks)
     c = check_counts(counts)
-    d = _delta_along(setting, ratio, attacks, limit)
     dtype = check_dtype(dtype)
-    g = gap_bounds(c, alpha, _log_pn_lower(setting), dtype)
-    hi_mono = outward(np.maximum.accumulate(d.hi), dtype, False, c.device)
-    lo_mono = outward(np.maximum.accumulate(d.lo), dtype, True, c.device)
-    # t_sure: every t <= t_sure is surely certified; t_no: surely not certified from t_no on
-    t_sure = torch.searchsorted(hi_mono, g.lo.contiguous(), right=False) - 1
-    t_no = torch.searchsorted(lo_mono, g.hi.contiguous(), right=False)
-    # a Delta_lo that is not monotone would make t_no optimistic: only trust exact monotone stretches
-    radius = t_sure.clone()
-    unsure = t_no != t_sure + 1
+    d = _delta_along(setting, ratio, attacks, limit)
+    g = gap_bounds(c, alpha, log_pn_lower(setting), dtype)
+    if d is None:  # outside the float range of F.2: the reference decides every input
+        radius = torch.full_like(g.label, -1)
+        unsure = torch.ones_like(g.label, dtype=torch.bool)
+    else:
+        hi_mono = outward(np.maximum.accumulate(d.hi), dtype, False, c.device)
+        lo_mono = outward(np.maximum.accumulate(d.lo), dtype, True, c.device)
+        # t_sure: every t <= t_sure is surely certified; t_no: surely not certified from t_no on
+        t_sure = torch.searchsorted(hi_mono, g.lo.contiguous(), right=False) - 1
+        t_no = torch.searchsorted(lo_mono, g.hi.contiguous(), right=False)
+        # lo_mono is a valid lower bound on Delta(t) because Delta is monotone in t (T1.5)
+        radius = t_sure.clone()
+        unsure = t_no != t_sure + 1
     idx = torch.nonzero(unsure)[:, 0].tolist() if bool(unsure.any()) else []
     for b in idx:
         res = ref.radius(c[b].tolist(), alpha, setting.n, setting.k, ratio, attacks, setting.method)
@@ -325,9 +354,10 @@ def radius_batch(
 
 # --------------------------------------------------------------------------- CLI helpers
 
-def certify_decision(counts, alpha, n, k, r, attack, method) -> bool:
-    """One input, one budget (the CLI's --engine fast)."""
-    return bool(certify_batch([list(counts)], alpha, n, k, [list(r)], attack, method).certified[0, 0])
+def certify_decision(counts, alpha, n, k, r, attack, method, reference: Callable[[], bool] | None = None) -> bool:
+    """One input, one budget (the CLI's --engine fast); ``reference()`` answers a deferral."""
+    ref_pair = None if reference is None else (lambda b, j: reference())
+    return bool(certify_batch([list(counts)], alpha, n, k, [list(r)], attack, method, reference=ref_pair).certified[0, 0])
 
 
 def radius_value(counts, alpha, n, k, ratio, attack, method) -> int | None:

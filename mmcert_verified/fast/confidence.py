@@ -1,35 +1,49 @@
 """Clopper-Pearson bounds in float64, moved outward and checked (spec clause F.3).
 
 scipy's ``betaincinv`` / ``betainccinv`` propose the bounds; each is moved
-outward by a relative ``OUTWARD = 2**-30`` and then checked with the *forward*
-function (``betainc`` / ``betaincc``), whose relative error is far smaller
-than the check's margin ``CHECK = 2**-40``: a lower bound L is kept only if
+outward by a relative ``OUTWARD = 2**-29`` and then checked with the *forward*
+function (``betainc`` / ``betaincc``): a lower bound L is kept only if
 I_L(s, N-s+1) <= t (1 - CHECK), an upper bound U only if
-1 - I_U(s+1, N-s) <= t (1 - CHECK).  Entries failing the check are replaced
-by the reference engine's verified bounds rounded outward to float64.
+1 - I_U(s+1, N-s) <= t (1 - CHECK), with CHECK = 2**-32; and the bound moved
+REL_SLACK towards the quantile must fail the same check by the same margin, so
+a kept bound lies within REL_SLACK of the true quantile (hence of the
+reference's).  Entries failing the check are replaced by the reference
+engine's verified bounds rounded outward to float64.
 
-Assumption (stated in spec F.3, tested in tests/differential): scipy's forward
-regularized incomplete beta has relative error below 2**-40 on the tabulated
-domain.  The error bound the callers use for the gap between these bounds and
-the reference's is :data:`REL_SLACK` (relative): the check also requires the
-bound moved by REL_SLACK towards the quantile to cross it, so a kept bound
-lies within REL_SLACK of the true quantile (hence of the reference's).
+The check is only as good as scipy's forward function.  Assumption F.3-A
+(spec clause F.3): for N <= :data:`N_MAX` and true tail values >= :data:`LEVEL_MIN`
+the relative error of scipy's betainc / betaincc is below CHECK / 4.  It was
+measured against python-flint ball arithmetic (worst seen: 37 * 2**-40 at
+N ~ 10**7, i.e. 2**-34.8; scipy returns 0.0 for true tails near 1e-258 and is
+off by 2x near 1e-294), and ``tests/differential/test_scipy_assumption.py``
+re-measures it.  **Outside that range the fast engine never decides**: levels
+below LEVEL_MIN and N above N_MAX go to the reference engine entry by entry.
+
+Only the entries a call needs are computed (sparse, memoised per (N, level) in
+a cache bounded by :data:`CACHE_ENTRIES`), so a single input at N = 10**6 costs
+two scipy calls, not a table of 10**6 + 1 entries.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from fractions import Fraction
-from functools import lru_cache
 
 import numpy as np
 from scipy import special
 
 from ..reference.clopper_pearson import cp_lower, cp_upper
 
-OUTWARD = 2.0**-30
-CHECK = 2.0**-40
+OUTWARD = 2.0**-29
+CHECK = 2.0**-32
 #: |fast bound - reference bound| <= REL_SLACK * bound (outward move plus scipy's inverse error)
-REL_SLACK = 2.0**-28
+REL_SLACK = 2.0**-27
+#: largest N for which assumption F.3-A was measured
+N_MAX = 10**7
+#: smallest one-sided level t for which assumption F.3-A was measured (2**-664 ~ 1.0e-200; a normal double)
+LEVEL_MIN = 2.0**-664
+#: at most this many memoised entries across all (N, level) keys (spec F.3: the cache is bounded)
+CACHE_ENTRIES = 1 << 18
 
 
 def _down(x: np.ndarray) -> np.ndarray:
@@ -46,8 +60,16 @@ def level_float_down(level: Fraction) -> float:
     return float(_down(np.float64(f))) if Fraction(f) > level else f
 
 
+def in_verified_range(N, t) -> np.ndarray:
+    """Where assumption F.3-A holds: N <= N_MAX and the one-sided level t >= LEVEL_MIN."""
+    return (np.asarray(N, np.float64) <= N_MAX) & (np.asarray(t, np.float64) >= LEVEL_MIN)
+
+
 def lower_bounds(s: np.ndarray, N: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorized CP.1 in float64: (bounds, ok) where ok marks entries that passed the check."""
+    """Vectorized CP.1 in float64: (bounds, ok) where ok marks entries that passed the check.
+
+    An entry outside the verified range of F.3-A is never ok (except the exact s = 0 edge).
+    """
     s, N, t = np.broadcast_arrays(np.asarray(s, np.float64), np.asarray(N, np.float64), np.asarray(t, np.float64))
     with np.errstate(all="ignore"):
         raw = special.betaincinv(np.maximum(s, 1), N - s + 1, t)
@@ -56,13 +78,14 @@ def lower_bounds(s: np.ndarray, N: np.ndarray, t: np.ndarray) -> tuple[np.ndarra
         check = special.betainc(np.maximum(s, 1), N - s + 1, low)
         close = special.betainc(np.maximum(s, 1), N - s + 1, np.minimum(low * (1 + REL_SLACK), 1.0))
         ok = np.isfinite(raw) & (check <= t * (1 - CHECK)) & (close >= t * (1 + CHECK))
+    ok &= in_verified_range(N, t)
     low = np.where(s == 0, 0.0, low)
     ok = ok | (s == 0)
     return low, ok
 
 
 def upper_bounds(s: np.ndarray, N: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorized CP.2 in float64: (bounds, ok)."""
+    """Vectorized CP.2 in float64: (bounds, ok); never ok outside F.3-A's range (except s = N)."""
     s, N, t = np.broadcast_arrays(np.asarray(s, np.float64), np.asarray(N, np.float64), np.asarray(t, np.float64))
     with np.errstate(all="ignore"):
         b = np.maximum(N - s, 1)
@@ -73,12 +96,14 @@ def upper_bounds(s: np.ndarray, N: np.ndarray, t: np.ndarray) -> tuple[np.ndarra
         check = special.betaincc(s + 1, b, up)
         close = special.betaincc(s + 1, b, up * (1 - REL_SLACK))
         ok = np.isfinite(raw) & (check <= t * (1 - CHECK)) & (close >= t * (1 + CHECK))
+    ok &= in_verified_range(N, t)
     up = np.where(s >= N, 1.0, up)
     ok = ok | (s >= N)
     return up, ok
 
 
-def _outward_float(value: Fraction, down: bool) -> float:
+def outward_float(value: Fraction, down: bool) -> float:
+    """The float64 next to ``value`` on the safe side (below it when ``down``, else above)."""
     f = float(value)
     if down and Fraction(f) > value:
         f = float(_down(np.float64(f)))
@@ -87,21 +112,83 @@ def _outward_float(value: Fraction, down: bool) -> float:
     return f
 
 
-@lru_cache(maxsize=64)
+class _EntryCache:
+    """Memoised bounds per (N, level, side), evicting the least recently used keys past CACHE_ENTRIES."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.size = 0
+        self.maps: OrderedDict[tuple, dict[int, float]] = OrderedDict()
+
+    def get(self, key: tuple) -> dict[int, float]:
+        m = self.maps.get(key)
+        if m is None:
+            m = self.maps[key] = {}
+        self.maps.move_to_end(key)
+        return m
+
+    def added(self, count: int) -> None:
+        self.size += count
+        while self.size > self.limit and len(self.maps) > 1:
+            _, old = self.maps.popitem(last=False)
+            self.size -= len(old)
+
+    def clear(self) -> None:
+        self.maps.clear()
+        self.size = 0
+
+
+_CACHE = _EntryCache(CACHE_ENTRIES)
+
+
+def cache_size() -> int:
+    """Number of memoised entries (bounded by CACHE_ENTRIES)."""
+    return _CACHE.size
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
+
+
+def _entries(N: int, level: Fraction, s: np.ndarray, lower: bool) -> np.ndarray:
+    s = np.asarray(s, dtype=np.int64)
+    uniq, inverse = np.unique(s, return_inverse=True)
+    memo = _CACHE.get((int(N), level, lower))
+    todo = [int(x) for x in uniq if int(x) not in memo]
+    if todo:
+        t = level_float_down(level)
+        arr = np.array(todo, dtype=np.float64)
+        vals, ok = (lower_bounds if lower else upper_bounds)(arr, np.float64(N), np.float64(t))
+        for i, si in enumerate(todo):
+            if ok[i]:
+                memo[si] = float(vals[i])
+            elif lower:
+                memo[si] = outward_float(cp_lower(si, int(N), level), down=True)
+            else:
+                memo[si] = outward_float(cp_upper(si, int(N), level), down=False)
+        _CACHE.added(len(todo))
+    out = np.array([memo[int(x)] for x in uniq], dtype=np.float64)
+    return out[inverse.reshape(-1)].reshape(s.shape)
+
+
+def lower_entries(N: int, level: Fraction, s) -> np.ndarray:
+    """Clause F.3: float64 lower bounds for counts ``s``: each <= cp_lower(s, N, level), within REL_SLACK."""
+    return _entries(N, Fraction(level), s, True)
+
+
+def upper_entries(N: int, level: Fraction, s) -> np.ndarray:
+    """Clause F.3: float64 upper bounds for counts ``s``: each >= cp_upper(s, N, level), within REL_SLACK."""
+    return _entries(N, Fraction(level), s, False)
+
+
 def cp_table(N: int, level: Fraction) -> tuple[np.ndarray, np.ndarray]:
-    """Clause F.3: (lower[0..N], upper[0..N]) float64 for one-sided level ``level``.
+    """Clause F.3: (lower[0..N], upper[0..N]) float64 for one-sided level ``level`` (all counts).
 
     lower[s] <= the reference's cp_lower(s, N, level) <= true quantile, and
     upper[s] >= the true upper quantile; both within REL_SLACK of the reference.
     """
-    s = np.arange(N + 1, dtype=np.float64)
-    t = level_float_down(level)
-    low, ok_l = lower_bounds(s, np.float64(N), np.float64(t))
-    up, ok_u = upper_bounds(s, np.float64(N), np.float64(t))
-    for i in np.flatnonzero(~ok_l):
-        low[i] = _outward_float(cp_lower(int(i), N, level), down=True)
-    for i in np.flatnonzero(~ok_u):
-        up[i] = _outward_float(cp_upper(int(i), N, level), down=False)
+    s = np.arange(N + 1)
+    low, up = lower_entries(N, level, s), upper_entries(N, level, s)
     low.setflags(write=False)
     up.setflags(write=False)
     return low, up

@@ -17,6 +17,7 @@ metrics equal the reference engine's.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from fractions import Fraction
 from typing import Sequence
 
@@ -26,12 +27,29 @@ import torch
 from ..errors import InvalidParameterError
 from ..reference import segmentation as ref
 from ..threat_model import Attack
-from .classify import _log_pn_lower, delta_bounds
+from .classify import delta_bounds, log_pn_lower
 from .confidence import REL_SLACK, level_float_down, lower_bounds, upper_bounds
 from .ratios import U
 
-#: alpha* cache: problem key -> {(N_A, N_B): Fraction}
-_CACHE: dict[tuple, dict[tuple[int, int], Fraction]] = {}
+#: alpha* cache: problem key -> {(N_A, N_B): Fraction}, least recently used problems evicted first
+_CACHE: OrderedDict[tuple, dict[tuple[int, int], Fraction]] = OrderedDict()
+#: at most this many pairs are memoised over all problems (issue 10: the cache is bounded)
+CACHE_PAIRS = 1 << 18
+
+
+def _problem_cache(key: tuple) -> dict[tuple[int, int], Fraction]:
+    memo = _CACHE.get(key)
+    if memo is None:
+        memo = _CACHE[key] = {}
+    _CACHE.move_to_end(key)
+    while sum(len(m) for m in _CACHE.values()) > CACHE_PAIRS and len(_CACHE) > 1:
+        _CACHE.popitem(last=False)
+    return memo
+
+
+def cache_pairs() -> int:
+    """Number of memoised alpha* values (at most CACHE_PAIRS once a new problem arrives)."""
+    return sum(len(m) for m in _CACHE.values())
 
 
 def _problem_key(N: int, C: int, prob: ref.SegmentationProblem) -> tuple:
@@ -45,7 +63,7 @@ class _Decider:
         self.N, self.C = N, C
         d = delta_bounds(prob.setting, np.asarray([prob.budget.r]), prob.budget.attack)
         self.dlo, self.dhi = float(d.lo[0]), float(d.hi[0])
-        lp = _log_pn_lower(prob.setting)
+        lp = log_pn_lower(prob.setting)
         self.two_over_pn = 2.0 * math.exp(-lp) if lp < 700 else 0.0
 
     def decide(self, n_a: np.ndarray, n_b: np.ndarray, levels: Sequence[Fraction]) -> tuple[np.ndarray, np.ndarray]:
@@ -56,9 +74,11 @@ class _Decider:
             p_b, ok_b = upper_bounds(n_b, self.N, t)
         else:
             p_b, ok_b = np.zeros_like(p_a), np.ones_like(ok_a)
-        g_lo = p_a - p_b - self.two_over_pn - 4 * U
-        g_hi = p_a * (1 + REL_SLACK) - p_b * (1 - REL_SLACK) + 4 * U
-        ok = ok_a & ok_b & (t > 0)  # a level that underflows float64 is never decided in float
+        # spec F.4's slack, float64 (u = U): the same G_lo / G_hi as the classification engine
+        rel = REL_SLACK + 4 * U
+        g_lo = p_a - p_b - self.two_over_pn - 8 * U
+        g_hi = p_a * (1 + rel) - p_b * (1 - rel) + 8 * U
+        ok = ok_a & ok_b  # lower/upper_bounds are never ok outside F.3-A's range (tiny or underflowed t)
         return ok & (g_lo > self.dhi), ok & (g_hi <= self.dlo)
 
     def float_root(self, n_a: np.ndarray, n_b: np.ndarray, log_hi: float) -> np.ndarray:
@@ -86,7 +106,7 @@ class _Decider:
 
 def alpha_stars(pairs: list[tuple[int, int]], N: int, C: int, prob: ref.SegmentationProblem) -> list[Fraction]:
     """Clause F.5: the reference's grid alpha* for each pair, computed fast where the floats are sure."""
-    cache = _CACHE.setdefault(_problem_key(N, C, prob), {})
+    cache = _problem_cache(_problem_key(N, C, prob))
     todo = [p for p in pairs if p not in cache]
     if todo:
         alpha = prob.alpha
@@ -100,9 +120,7 @@ def alpha_stars(pairs: list[tuple[int, int]], N: int, C: int, prob: ref.Segmenta
                 result[p] = Fraction(1)
         cand = [i for i in range(len(todo)) if yes[i]]
         if cand:
-            top = ref.grid_floor(float(alpha))
-            while ref.grid_value(top) > alpha:
-                top -= 1
+            top = ref.grid_floor(alpha)  # exact: grid_value(top) <= alpha
             ci = np.array(cand)
             roots = dec.float_root(n_a[ci], n_b[ci], math.log(float(alpha)))
             g = np.array([min(ref.grid_floor(float(x)), top) if x > 0 else top for x in roots], dtype=np.int64)
@@ -181,12 +199,12 @@ def segment(
     r_o: int = 0,
     segmented_modality: int = 0,
     device=None,
-    dtype=torch.float64,
 ) -> ref.SegmentationResult:
     """Clause SEG with the fast engine: same arguments and results as the reference ``segment``.
 
     ``counts`` and ``labels`` may be numpy arrays or torch tensors (on any
-    device; ``device`` moves them).  Guarantee: the certified masks and metrics
+    device; ``device`` moves them).  The decisions are made in float64 with
+    F.4's float64 slack (there is no dtype choice here).  Guarantee: the certified masks and metrics
     equal the reference engine's (clause F.1, F.5).
     """
     votes = _check_votes(counts, device)

@@ -138,10 +138,22 @@ def _float_guess(pair: tuple[int, int], problem: PixelProblem, cap: float) -> fl
         return float("nan")
 
 
-def grid_floor(x: float) -> int:
-    """Index of the largest grid level <= x (clause SEG.2's level grid)."""
-    m, e = math.frexp(x)  # x = m * 2**e, 0.5 <= m < 1
-    mant = math.floor(m * 2 ** (GRID_BITS + 1))  # GRID_BITS+1 significant bits, leading bit set
+def grid_floor(x) -> int:
+    """Index of the largest grid level <= x (clause SEG.2's level grid), computed exactly.
+
+    ``x`` is any positive rational (a float is read as its exact binary value), so levels below the
+    double range (alpha = 1e-400) have an index too.
+    """
+    x = Fraction(x)
+    if x <= 0:
+        raise InvalidParameterError(f"grid levels are positive, got {x}")
+    num, den = x.numerator, x.denominator
+    e = num.bit_length() - den.bit_length()  # 2**(e-1) < x < 2**(e+1)
+    if x >= Fraction(2) ** e:  # the frexp convention: 2**(e-1) <= x < 2**e
+        e += 1
+    shift = GRID_BITS + 1 - e
+    scaled = x * Fraction(2) ** shift  # in [2**GRID_BITS, 2**(GRID_BITS+1))
+    mant = scaled.numerator // scaled.denominator
     return (e + 2000) * 2**GRID_BITS + (mant - 2**GRID_BITS)
 
 
@@ -170,14 +182,12 @@ def alpha_star(pair: tuple[int, int], problem: PixelProblem, alpha) -> Fraction:
     alpha = alpha_fraction(alpha)
     if not certified_at_level(pair, problem, alpha):
         return Fraction(1)
-    top = grid_floor(float(alpha))
-    while grid_value(top) > alpha:  # float(alpha) may round up
-        top -= 1
+    top = grid_floor(alpha)  # exact: grid_value(top) <= alpha
 
     def ok(i: int) -> bool:
         return certified_at_level(pair, problem, grid_value(i))
 
-    guess = _float_guess(pair, problem, float(alpha))
+    guess = _float_guess(pair, problem, float(alpha)) if float(alpha) > 0 else float("nan")
     if math.isfinite(guess) and guess > 0:
         g = min(grid_floor(guess), top)
         # the answer is the smallest certified index; confirm around the float guess
@@ -186,7 +196,8 @@ def alpha_star(pair: tuple[int, int], problem: PixelProblem, alpha) -> Fraction:
                 return grid_value(cand)
     if not ok(top):
         return alpha
-    lo = grid_floor(MIN_LEVEL)  # the bottom of the grid: the smallest positive double
+    # the bottom of the grid: the smallest positive double, or alpha's own grid level below that
+    lo = min(grid_floor(MIN_LEVEL), top)
     if ok(lo):
         return grid_value(lo)  # certified even there: alpha* is reported as the bottom of the grid
     hi = top  # ok(hi) and not ok(lo): bisect on grid indices
@@ -423,6 +434,10 @@ def segmentation_problem(
     if not 0 <= o < setting.modalities:
         raise InvalidParameterError(
             f"segmented modality {o + 1} does not exist (there are {setting.modalities})"
+        )
+    if pixels > setting.n[o]:
+        raise InvalidParameterError(
+            f"the votes have {pixels} pixels but the segmented modality {o + 1} has n = {setting.n[o]} elements"
         )
     att_o, r_here = attacks[o], budget.r[o]
     if segmented_attack is None:

@@ -231,15 +231,12 @@ def test_torch_inputs_and_device_argument():
     assert got.to_json() == want.to_json()
 
 
-def test_dtype_argument_does_not_change_answers():
-    # the signature takes dtype=torch.float64; a float32 request must not make it more permissive
-    # (the classification engine's float32 path is unsound: see test_fast_vs_reference.py)
+def test_segment_takes_no_dtype_it_would_ignore():
+    # issue 10 item 4: the fast segment accepted dtype= and ignored it (it decides in float64 with
+    # F.4's float64 slack); the parameter is gone, so a caller asking for float32 is told so
     (votes, labels), (kw, alpha) = EX_KITTI
-    want = refseg.segment(votes, alpha, labels=labels, **kw)
-    for dtype in (torch.float64, torch.float32):
-        got = fastseg.segment(votes, alpha, labels=labels, dtype=dtype, **kw)
-        assert not (got.certified_mask & ~want.certified_mask).any(), dtype
-        assert got.to_json() == want.to_json(), dtype
+    with pytest.raises(TypeError):
+        fastseg.segment(votes, alpha, labels=labels, dtype=torch.float32, **kw)
 
 
 def test_realistic_kitti_image_identical():
@@ -290,7 +287,7 @@ def test_alpha_star_per_pair_identical(case):
     # F.5: the fast alpha* of each distinct pair is the reference's grid value (SEG.2), exactly
     pairs, N, C, kw, alpha = case
     kw = dict(kw)
-    pixels = 10**6
+    pixels = kw["n"][kw.get("segmented_modality", 0)]  # as many pixels as the segmented modality has
     try:
         prob = refseg.segmentation_problem(pixels, alpha, kw.pop("n"), kw.pop("k"), kw.pop("r"), kw.pop("attack"),
                                            kw.pop("method"), kw.pop("segmented_attack", None), kw.pop("r_o", 0),
