@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import InputFileError, InvalidParameterError
-from .run_file import FORMAT, dumps, read_run_file
+from .run_file import DIGEST_KEY, FORMAT, dumps, read_run_file, seal_record
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,11 @@ def merge(out: str | Path, shard_files: Sequence[str | Path]) -> MergeSummary:
     if missing:
         shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
         raise InputFileError(f"{len(missing)} of {total} inputs are missing from the shards: {shown}")
-    header = dict(first)
+    header = {k: v for k, v in first.items() if k != DIGEST_KEY}
     header["shard"] = [0, 1]
     certs = {bool(f.header.get("certificates")) for f in files}
     header["certificates"] = certs == {True}
+    header = seal_record(header["identity_sha256"], header)
     data = "".join([dumps(header) + "\n", *(merged[i] + "\n" for i in sorted(merged))]).encode()
     write_atomic(out, data, replace=False, point="merge")
     return MergeSummary(str(out), len(files), total)

@@ -4,8 +4,8 @@ Format ``mmcert-run/2``:
 
 * line 1, the header: ``format``, ``config`` (as written), ``identity`` and
   ``identity_sha256`` (what the results depend on, :mod:`.identity`),
-  ``inputs``, ``shard``, ``certificates`` (whether ``--certificates`` was on);
-  written atomically, so it is complete or absent;
+  ``inputs``, ``shard``, ``certificates`` (whether ``--certificates`` was on)
+  and its own ``line_sha256``; written atomically, so it is complete or absent;
 * then one line per input, each with ``line_sha256``: SHA-256 of the
   identity digest, a newline and the line's canonical JSON without
   ``line_sha256``.  An edited, truncated or transplanted line fails it.
@@ -84,8 +84,9 @@ def _check_header(header, where: str) -> dict:
         from .identity import identity_digest
 
         ok = ok and isinstance(header.get("identity"), dict) and isinstance(header.get("identity_sha256"), str)
-        if ok and identity_digest(header["identity"]) != header["identity_sha256"]:
-            raise InputFileError(f"{where}:1: the header's identity does not match its digest (edited?)")
+        if ok and (identity_digest(header["identity"]) != header["identity_sha256"]
+                   or header.get(DIGEST_KEY) != line_digest(header["identity_sha256"], header)):
+            raise InputFileError(f"{where}:1: the header does not match its digest (edited?)")
     if not ok:
         raise InputFileError(f"{where}:1: the header is incomplete or malformed (edited?)")
     return header
@@ -157,7 +158,8 @@ def read_run_file(path: str | Path) -> RunFile:
 
 def run_header(config_json: dict, identity: dict, identity_sha256: str, total: int, shard,
                certificates: bool = False) -> dict:
-    return {
+    """The header line's content, sealed like a result line (its ``line_sha256`` covers every field)."""
+    return seal_record(identity_sha256, {
         "format": FORMAT,
         "config": config_json,
         "identity": identity,
@@ -165,7 +167,7 @@ def run_header(config_json: dict, identity: dict, identity_sha256: str, total: i
         "inputs": total,
         "shard": [shard.index, shard.count],
         "certificates": bool(certificates),
-    }
+    })
 
 
 __all__ = ["DIGEST_KEY", "FORMAT", "LEGACY_FORMAT", "RunFile", "dumps", "line_digest", "read_run_file",
