@@ -48,7 +48,26 @@ def _done_indices(out: Path, header: dict) -> set[int]:
         raise InputFileError(f"{out} is not an attack run file") from None
     if first != header:
         raise InputFileError(f"{out} was written by a different config or settings; choose another --out")
-    return {int(json.loads(ln)["index"]) for ln in complete[1:]}
+    return {row["index"] for row in _rows(out, complete[1:])}
+
+
+def _rows(out: Path, lines: list[str]) -> list[dict]:
+    """The input lines after the header, each checked to be an object with an integer index and a
+    list of findings; anything else is an InputFileError naming the line (never a traceback)."""
+    from ..errors import InputFileError
+
+    rows = []
+    for number, ln in enumerate(lines, start=2):
+        try:
+            row = json.loads(ln)
+        except json.JSONDecodeError:
+            row = None
+        if (not isinstance(row, dict) or not isinstance(row.get("index"), int)
+                or not isinstance(row.get("findings"), list)
+                or not all(isinstance(f, dict) and isinstance(f.get("violation"), bool) for f in row["findings"])):
+            raise InputFileError(f"{out} line {number} is not an attack result line; choose another --out")
+        rows.append(row)
+    return rows
 
 
 def run_attack(args) -> int:
@@ -86,9 +105,7 @@ def run_attack(args) -> int:
             rep = harness.run([inputs], [label], config.budgets, atk, indices=[i])
             fh.write(json.dumps({"index": i, "findings": [f.to_json() for f in rep.findings]}, sort_keys=True) + "\n")
             fh.flush()
-    violations = 0
-    for ln in out.read_text().splitlines()[1:]:
-        violations += sum(f["violation"] for f in json.loads(ln)["findings"])
+    violations = sum(f["violation"] for row in _rows(out, out.read_text().splitlines()[1:]) for f in row["findings"])
     if not args.quiet:
         print(f"{out}: {violations} violation(s)", file=sys.stderr)
     return 1 if violations else 0
