@@ -83,9 +83,11 @@ def test_certified_decision_matches_radius(score, sigma, eps, tau):
 
 
 @given(scores, sigmas, epsilons)
+@example(1 - Fraction(1, 10**8), Fraction(1, 8), Fraction(0))
 def test_cosine_lower_is_inner_lower_when_nonnegative_else_minus_one(score, sigma, eps):
     b = fcsb(score, sigma, eps)
-    exact = mp.fraction_of(mp.inner(score, sigma, eps))
+    # eps = 0: L = 2S - 1 exactly (FS.2); else the 100-digit mpmath value
+    exact = 2 * score - 1 if eps == 0 else mp.fraction_of(mp.inner(score, sigma, eps))
     assert b.cosine_lower <= max(exact, Fraction(-1)) if exact >= 0 else b.cosine_lower == -1
     if exact > Fraction(1, 10**60):
         assert b.nonnegative and b.cosine_lower == max(b.inner_lower, 0)
