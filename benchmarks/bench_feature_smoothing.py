@@ -9,8 +9,7 @@ overhead over the encoder's own forward time.
     all inputs in one batch ("cold": first call; "warm": again); the reference runs on ``--ref-sample``
     inputs and its time is extrapolated linearly. Every fast answer in the sample is checked against
     the reference's (values never above, decisions equal).
-(b) ``--model``: a SmoothedEncoder on the reference image-text encoder (or the toy encoder when that
-    model is absent): time of N noisy forward passes vs one clean forward pass, per input.
+(b) ``--model``: a SmoothedEncoder on the reference image-text encoder (``reference_models.image_text``): time of N noisy forward passes vs one clean forward pass, per input.
 Target on the 2-core CPU: (a) fast FCSB + radius for 10^5 inputs well under 1 s.
 """
 
@@ -80,9 +79,10 @@ def bench_bounds(args) -> None:
 
 def bench_model(args) -> None:
     from mmcert_verified.feature_smoothing.encoder import SmoothedEncoder
-    from mmcert_verified.feature_smoothing.models import load_benchmark_encoder
+    from reference_models import image_text
 
-    encoder, inputs, name = load_benchmark_encoder(device=args.device)
+    model = image_text.pretrained("standard", device=args.device)
+    encoder, inputs, name = model.encode_image, image_text.test_set().images.to(args.device), "image_text standard"
     sm = SmoothedEncoder(encoder, sigma=0.25, batch_size=args.batch)
     x = inputs[:4]
     with torch.no_grad():
