@@ -19,6 +19,15 @@ the reference config, from the input's N votes.
   fraction of the forward time of the N votes of one input (certification
   is per input, not per vote: its share falls as N grows).
 
+``--cold`` (or ``--cold-only``) adds the end-to-end table the issue's target is
+about: for ``av_mmcert`` and ``road_mmcert`` at the config's N (100), the wall
+time of a whole ``mmcert run`` in a fresh process (``cold``: interpreter,
+imports, model and data, every table built for the first time) and of a second
+in-process ``execute`` (``warm``: imports done, caches filled), each against
+``raw`` = the model's forward passes alone (best-of-3 forward time of one
+batch x the run's batches).  ``startup`` is the import of the run machinery in a
+fresh interpreter.  Overhead = (end-to-end - raw) / raw.
+
 Timing: best of ``--repeat`` runs after a warm-up (the minimum is the least
 noisy estimate on a shared machine); CUDA work is synchronised before the
 clock is read.  Threads: torch's default unless ``--threads`` is given.
@@ -112,6 +121,67 @@ def bench_config(path: Path, batches: list[int], repeat: int, device: torch.devi
     return rows
 
 
+def _config_text(path: Path, inputs: int | None) -> str:
+    import re
+
+    text = path.read_text()
+    if inputs is not None:
+        text, n = re.subn(r"(kwargs = \{ count = )\d+( \})", rf"\g<1>{inputs}\g<2>", text, count=1)
+        if n != 1:
+            raise SystemExit(f"{path}: cannot find the data count to override")
+    return text
+
+
+def cold_row(path: Path, device: torch.device, inputs: int | None, workdir: Path) -> dict:
+    """Cold and warm end-to-end time of a run against its raw forward time (see the module docstring)."""
+    import os
+    import shutil
+    import subprocess
+
+    from mmcert_verified.runs import execute
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = workdir / path.name
+    cfg.write_text(_config_text(path, inputs))
+    env = dict(os.environ, PYTHONPATH=str(root))
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import mmcert_verified.runs, mmcert_verified.certifier"],
+                   check=True, env=env, cwd=root)
+    startup = time.perf_counter() - t0
+    out = workdir / "cold.jsonl"
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "mmcert_verified", "run", str(cfg), "--out", str(out), "--quiet",
+                    "--device", str(device)], check=True, env=env, cwd=root)
+    cold = time.perf_counter() - t0
+    config = load_config(cfg).with_overrides(device=str(device))
+    t0 = time.perf_counter()
+    execute(config, workdir / "first.jsonl", progress=False)  # in-process, first time: no import cost
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    execute(config, workdir / "warm.jsonl", progress=False)
+    warm = time.perf_counter() - t0
+    assert (workdir / "warm.jsonl").read_bytes() == out.read_bytes()  # the same run, whatever was warm
+    # raw: the forward passes alone, on encoded batches of input 0
+    model = config.model.build().to(device).eval()
+    dataset = config.data.build()
+    x = tuple(torch.as_tensor(t).to(device) for t in dataset[0][0])
+    gen = torch.Generator(device=device).manual_seed(0)
+    sizes = [min(config.batch_size, config.n_samples - d) for d in range(0, config.n_samples, config.batch_size)]
+    raw_input = 0.0
+    with torch.inference_mode():
+        for b in sorted(set(sizes)):
+            enc = config.plan.sample(x, gen, b)
+            raw_input += best_time(lambda: model(*enc), 3, device) * sizes.count(b)
+    raw = raw_input * len(dataset)
+    for p in workdir.iterdir():
+        if p.is_dir():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+    return dict(config=path.stem, inputs=len(dataset), N=config.n_samples, raw=raw, startup=startup, cold=cold,
+                first=first, warm=warm)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
@@ -119,12 +189,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--configs", nargs="+", default=["av_mmcert", "av_ablation", "road_mmcert", "road_ablation"])
+    parser.add_argument("--cold", action="store_true", help="also the cold/warm end-to-end table")
+    parser.add_argument("--cold-only", action="store_true", help="only the cold/warm end-to-end table")
+    parser.add_argument("--cold-configs", nargs="+", default=["av_mmcert", "road_mmcert"])
+    parser.add_argument("--inputs", type=int, help="cold table: certify only this many inputs (default: the config's)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     root = Path(__file__).resolve().parents[1] / "reference_models"
     print(f"device {device} ({torch.get_num_threads()} CPU threads), torch {torch.__version__}")
+    if not args.cold_only:
+        per_batch_table(args, device, root)
+    if args.cold or args.cold_only:
+        cold_table(args, device, root)
+    return 0
+
+
+def cold_table(args, device: torch.device, root: Path) -> None:
+    import tempfile
+
+    header = (f"{'config':<12} {'inputs':>6} {'N':>4} {'raw fwd':>9} {'startup':>8} {'cold e2e':>9} "
+              f"{'cold ovh':>9} {'1st in-proc':>11} {'warm e2e':>9} {'warm ovh':>9}")
+    print()
+    print(header)
+    print("-" * len(header))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.cold_configs:
+            r = cold_row(root / f"{name}.toml", device, args.inputs, Path(tmp))
+            print(f"{r['config']:<12} {r['inputs']:>6} {r['N']:>4} {r['raw']:>8.2f}s {r['startup']:>7.2f}s "
+                  f"{r['cold']:>8.2f}s {100 * (r['cold'] - r['raw']) / r['raw']:>8.0f}% {r['first']:>10.2f}s "
+                  f"{r['warm']:>8.2f}s {100 * (r['warm'] - r['raw']) / r['raw']:>8.0f}%", flush=True)
+    print("raw fwd = the model's forward passes alone; cold e2e = `mmcert run` in a fresh process; 1st in-proc ="
+          " first execute() in this process (imports done, tables cold); warm e2e = second execute(); "
+          "ovh = (e2e - raw) / raw")
+
+
+def per_batch_table(args, device: torch.device, root: Path) -> None:
     header = (f"{'config':<14} {'batch':>6} {'forward':>10} {'sample':>9} {'count':>8} {'overhead':>9} "
               f"{'certify/input':>16} {'certify/budget':>15} {'% of N fwd':>10}")
     print(header)
@@ -137,7 +238,6 @@ def main(argv: list[str] | None = None) -> int:
                   f"{100 * row['certify_share']:>9.1f}%", flush=True)
     print("overhead = (sample + count) / forward per batch; certify/budget = one input's certification at one"
           " budget; % of N fwd = that / forward time of the input's N votes")
-    return 0
 
 
 if __name__ == "__main__":

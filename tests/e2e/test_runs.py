@@ -234,3 +234,103 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys, argv):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("mmcert ") and "\n" not in err and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- issue 16: identity, radii, report
+
+def test_each_classification_line_carries_the_reference_radius_along_every_ratio(tmp_path):
+    from mmcert_verified.reference.certify import radius
+
+    config = load_config(write(tmp_path, CLASSIFICATION))
+    out = tmp_path / "out.jsonl"
+    execute(config, out, progress=False)
+    setting = config.plan.setting
+    rows = [json.loads(line) for line in out.read_text().splitlines()[1:]]
+    assert config.ratios == ((1, 1), (1, 2))
+    for row in rows:
+        # expected: the reference engine's radius search on the same counts (clause R1)
+        expected = [radius(row["counts"], config.alpha, setting.n, setting.k, ratio, "modify").radius
+                    for ratio in config.ratios]
+        assert row["radius"] == expected
+        assert sum(row["counts"]) == config.n_samples  # every vote counted once (clause V1.1)
+
+
+def test_cpu_batch_size_is_not_part_of_the_identity_so_shards_at_other_batch_sizes_merge(tmp_path):
+    config = load_config(write(tmp_path, CLASSIFICATION))
+    whole = tmp_path / "whole.jsonl"
+    execute(config, whole, progress=False)
+    s0, s1 = tmp_path / "s0.jsonl", tmp_path / "s1.jsonl"
+    execute(config.with_overrides(batch_size=7), s0, Shard(0, 2), progress=False)
+    execute(config.with_overrides(batch_size=40), s1, Shard(1, 2), progress=False)
+    merged = tmp_path / "m.jsonl"
+    merge(merged, [s0, s1])
+    # the result lines are the unsharded run's, byte for byte (votes do not depend on the CPU batch size)
+    assert merged.read_text().splitlines()[1:] == whole.read_text().splitlines()[1:]
+    # and resuming the unsharded file at another batch size is the same run
+    execute(config.with_overrides(batch_size=3), whole, progress=False)
+
+
+def test_identity_ignores_the_cuda_index_but_not_the_gpu_model():
+    from mmcert_verified.runs.identity import Runtime, identity, identity_digest
+
+    det = {"cudnn_deterministic": True}
+    cfg = {"certify": {"device": "cuda:0", "batch_size": 100, "N": 10}, "data": {"factory": "x"}}
+    digests = [
+        identity_digest(identity(cfg, Runtime(dev, "cuda", "2.13.0", gpu, (9, 0), det), "0" * 64, 5, "1" * 64))
+        for dev, gpu in (("cuda:0", "NVIDIA H200"), ("cuda:1", "NVIDIA H200"), ("cuda:0", "NVIDIA A100"))
+    ]
+    assert digests[0] == digests[1] and digests[0] != digests[2]
+    on_cuda = identity(cfg, Runtime("cuda:0", "cuda", "2.13.0", "NVIDIA H200", (9, 0), det), "0" * 64, 5, "1" * 64)
+    on_cpu = identity(cfg, Runtime("cpu", "cpu", "2.13.0"), "0" * 64, 5, "1" * 64)
+    assert "batch_size" in on_cuda["certify"] and "batch_size" not in on_cpu["certify"]
+    assert on_cuda["runtime"]["determinism"] == det
+
+
+def test_a_run_file_of_the_previous_format_is_a_clear_error(tmp_path, capsys):
+    cfg = write(tmp_path, CLASSIFICATION)
+    old = tmp_path / "old.jsonl"
+    old.write_text('{"config":{"budgets":[],"task":"classification"},"config_sha256":"x","format":"mmcert-run/1",'
+                   '"inputs":9,"shard":[0,1]}\n')
+    before = old.read_bytes()
+    assert main(["run", str(cfg), "--out", str(old)]) == 2
+    assert "earlier mmcert-verified (mmcert-run/1" in capsys.readouterr().err
+    assert old.read_bytes() == before
+
+
+def test_progress_lines_without_a_terminal(tmp_path):
+    config = load_config(write(tmp_path, CLASSIFICATION))
+    lines: list[str] = []
+    execute(config, tmp_path / "out.jsonl", progress=None, log=lines.append, log_every=0.0)
+    # stderr is not a terminal under pytest: one log line per input at log_every = 0
+    assert len(lines) == 9 and lines[-1].startswith("out.jsonl: 9/9 inputs")
+
+
+def test_certificates_record_the_model_digest_and_torch_version(tmp_path):
+    import torch
+
+    config = load_config(write(tmp_path, CLASSIFICATION))
+    out = tmp_path / "out.jsonl"
+    execute(config, out, limit=1, progress=False, certificates=tmp_path / "certs")
+    header = json.loads(out.read_text().splitlines()[0])
+    doc = json.loads(next((tmp_path / "certs").glob("*.json")).read_text())
+    assert doc["provenance"]["model_sha256"] == header["identity"]["model_sha256"]
+    assert doc["provenance"]["libraries"]["torch"] == torch.__version__
+
+
+def test_report_summarises_and_plots_a_run(tmp_path, capsys):
+    cfg = write(tmp_path, CLASSIFICATION)
+    out = tmp_path / "run.jsonl"
+    assert main(["run", str(cfg), "--out", str(out), "--limit", "4", "--quiet"]) == 0
+    plots = tmp_path / "plots"
+    assert main(["report", str(out), "--out", str(plots), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)["runs"][0]
+    assert (doc["N"], doc["alpha"], doc["k"], doc["attack"]) == (40, "0.01", [3, 5], "modify")
+    assert doc["inputs"] == 4 and doc["of"] == 9 and not doc["complete"]
+    assert doc["summary"] == summarize(out)
+    png = plots / "run.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["report", str(out), "--out", str(plots)]) == 2  # an existing plot is not replaced silently
+    assert "already exist" in capsys.readouterr().err
+    assert main(["report", str(out), "--out", str(plots), "--force"]) == 0
+    text = capsys.readouterr().out
+    assert "N = 40, alpha = 0.01, k = (3, 5), attack = modify; 4 of 9 inputs (incomplete" in text
