@@ -316,7 +316,8 @@ def print_table(outcomes: list[Outcome]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--clause", help="only the rows whose clause id (first word) or label matches this")
+    ap.add_argument("--clause", help="only the rows whose clause id (first word) or label contains one of these "
+                    "(comma-separated)")
     ap.add_argument("--sample", type=int, help="run K mutations drawn at random (with --seed)")
     ap.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     ap.add_argument("-j", "--jobs", type=int, default=1, help="parallel workers (default 1)")
@@ -330,8 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = parse_traceability(TRACEABILITY.read_text(encoding="utf-8"))
     mutations = load_mutations()
     if args.clause:
-        want = args.clause.lower()
-        rows = [r for r in rows if r.key.lower() == want or want in r.label.lower()]
+        wants = [w.strip().lower() for w in args.clause.split(",") if w.strip()]
+        rows = [r for r in rows if any(r.key.lower() == w or w in r.label.lower() for w in wants)]
         mutations = [m for m in mutations if row_for(m, rows) is not None]
         if not rows:
             print(f"no clause row matches {args.clause!r}", file=sys.stderr)

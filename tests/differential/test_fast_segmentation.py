@@ -34,10 +34,10 @@ from mmcert_verified.reference import segmentation as refseg
 fastseg = pytest.importorskip("mmcert_verified.fast.segmentation")
 
 ATTACKS = ["modify", "add", "delete"]
-#: alpha* near float64 underflow occurs for C = 1 (p_B := 0: a unanimous pixel certifies at any level)
-#: and for N >~ 1500 unanimous votes; the engines once disagreed there (fixed: the reference grid reaches
-#: the smallest double and the fast engine defers underflowed levels). The checks below now hold everywhere.
-UNDERFLOW = 0.0
+# alpha* near float64 underflow occurs for C = 1 (p_B := 0: a unanimous pixel certifies at any level)
+# and for N >~ 1500 unanimous votes; the engines once disagreed there (fixed: the reference grid reaches
+# the smallest double and the fast engine defers underflowed levels). The checks below hold everywhere,
+# with no excluded region; the underflow corner is also pinned by the test_underflow_* tests below.
 
 
 # --------------------------------------------------------------------------- strategies
@@ -193,8 +193,7 @@ def test_fast_never_certifies_a_pixel_the_reference_does_not(case):
     extra = got.certified_mask & ~want.certified_mask
     assert not extra.any(), f"fast certifies {int(extra.sum())} pixel(s) the reference rejects"
     for wi, gi in zip(want.images, got.images):
-        away = wi.alpha_star > UNDERFLOW  # the underflow corner is pinned by the xfail tests below
-        assert np.all(gi.alpha_star[away] >= wi.alpha_star[away])
+        assert np.all(gi.alpha_star >= wi.alpha_star)
 
 
 # --------------------------------------------------------------------------- exactness
@@ -215,9 +214,7 @@ def test_fast_segmentation_identical_to_reference(case):
     assert len(got.images) == len(want.images)
     for wi, gi in zip(want.images, got.images):
         assert np.array_equal(gi.pred, wi.pred)
-        away = wi.alpha_star > UNDERFLOW  # the underflow corner is pinned by the xfail tests below
-        assert np.array_equal(gi.alpha_star[away], wi.alpha_star[away])
-        assert np.all(gi.alpha_star[~away] <= UNDERFLOW)
+        assert np.array_equal(gi.alpha_star, wi.alpha_star)
         assert gi.metrics == wi.metrics  # exact float equality: same counts, same formulas (SEG.4-SEG.6)
     assert got.to_json() == want.to_json()
 
@@ -298,9 +295,6 @@ def test_alpha_star_per_pair_identical(case):
     want = [refseg.alpha_star(p, problem, prob.alpha) for p in pairs]
     got = fastseg.alpha_stars(pairs, N, C, prob)
     for p, w, g in zip(pairs, want, got):
-        if w <= UNDERFLOW:  # pinned by test_underflow_alpha_star_identical (xfail)
-            assert g <= UNDERFLOW
-            continue
         assert g >= w, ("fast alpha* below the reference's", p, N, C, float(g), float(w))
         assert g == w, (p, N, C, float(g), float(w))
 
@@ -312,13 +306,20 @@ C1_KW = dict(n=[465_750], k=[500], r=[1], attack="modify")
 
 
 def test_underflow_alpha_star_identical():
+    # F.5: the same alpha* as the reference where it underflows float64 (soundness: never below it)
     want = refseg.segment(C1_VOTES, Fraction(1, 10), **C1_KW)
     got = fastseg.segment(C1_VOTES, Fraction(1, 10), **C1_KW)
-    assert got.images[0].alpha_star[0, 0] >= want.images[0].alpha_star[0, 0]  # F.5: never below the reference
+    assert want.images[0].alpha_star[0, 0] <= 1e-300  # the case is in the corner (5e-324 when written)
+    assert got.images[0].alpha_star[0, 0] >= want.images[0].alpha_star[0, 0]
+    assert got.images[0].alpha_star[0, 0] == want.images[0].alpha_star[0, 0]
+    assert np.array_equal(got.certified_mask, want.certified_mask)
     votes2 = np.array([[[10**4]], [[0]]])  # C = 2, unanimous, N = 1e4
     w2 = refseg.segment(votes2, "0.001", **KITTI)
     g2 = fastseg.segment(votes2, "0.001", **KITTI)
+    assert w2.images[0].alpha_star[0, 0] <= 1e-300
     assert g2.images[0].alpha_star[0, 0] >= w2.images[0].alpha_star[0, 0]
+    assert g2.images[0].alpha_star[0, 0] == w2.images[0].alpha_star[0, 0]
+    assert g2.to_json() == w2.to_json()
 
 
 def test_underflow_tiny_alpha_masks_identical():

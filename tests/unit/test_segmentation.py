@@ -17,6 +17,7 @@ from mmcert_verified.reference.segmentation import (
     grid_value,
     segment,
 )
+from mmcert_verified.reference.certify import certify
 from mmcert_verified.reference.theorem1 import SubsampleMasses
 from mmcert_verified.threat_model import Attack, Budget, Setting, attacked_sizes
 
@@ -39,6 +40,44 @@ def test_alpha_star_is_certifying_and_minimal_on_the_grid(pair):
     i = grid_floor(float(a))
     assert grid_value(i) == a
     assert not certified_at_level(pair, prob, grid_value(i - 1))
+
+
+@pytest.mark.parametrize("pair,C", [((100, 0), 2), ((97, 3), 2), ((95, 3), 3), ((90, 5), 7)])
+def test_pixel_decision_is_the_classification_decision(pair, C):
+    # SEG.1: a pixel with votes (N_A, N_B) is certified at level a exactly when the classification
+    # engine (clause CP.4: bounds at a / C over all C labels) certifies the count vector
+    # (N_A, N_B, rest): checked at the pixel's alpha* and at the grid level just below it, where the
+    # answers differ, so a pixel rule that forgets the / C (or uses another level) disagrees.
+    n, k, r = [465750, 465750], [9000, 1000], [5, 5]
+    N = 100
+    prob = _problem(n, k, r, N=N, C=C)
+    counts = [pair[0], pair[1]] + [0] * (C - 2)
+    counts[-1] += N - sum(counts)  # the rest goes to the last label (never above N_B here)
+    assert max(counts[2:], default=0) <= pair[1] or C == 2
+    a = alpha_star(pair, prob, Fraction(1, 10))
+    assert a < Fraction(1, 10)
+    below = grid_value(grid_floor(float(a)) - 1)
+    for level, want in ((a, True), (below, False)):
+        assert certified_at_level(pair, prob, level) is want
+        assert certify(counts, level, n, k, r, "modify").certified is want
+
+
+def test_alpha_star_is_minimal_even_when_the_float_guess_is_poor(monkeypatch):
+    # SEG.2: the float guess only says where to start; the answer is confirmed on the grid. With the
+    # guess planted 16 times too high (or too low) the answer is the same smallest certifying level.
+    import mmcert_verified.reference.segmentation as refseg
+
+    prob = _problem([465750, 465750], [9000, 1000], [5, 5])
+    pairs = [(100, 0), (99, 1), (97, 3)]
+    want = [alpha_star(p, prob, Fraction(1, 10)) for p in pairs]
+    real = refseg._float_guess
+    for scale in (16.0, 1 / 16):
+        monkeypatch.setattr(refseg, "_float_guess", lambda *args, _s=scale: real(*args) * _s)
+        got = [alpha_star(p, prob, Fraction(1, 10)) for p in pairs]
+        assert got == want, scale
+    for p, a in zip(pairs, want):
+        assert certified_at_level(p, prob, a)
+        assert not certified_at_level(p, prob, grid_value(grid_floor(float(a)) - 1))
 
 
 def test_alpha_star_is_one_when_not_certified_at_alpha():

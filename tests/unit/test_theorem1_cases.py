@@ -311,6 +311,15 @@ def test_bounds_use_alpha_over_c():
     assert (b.label, b.runner_up) == (0, 1)  # B = lowest index among the tied zeros
 
 
+def test_float_alpha_is_the_decimal_it_prints_as():
+    # clause CP.4: a float alpha is read as the decimal it prints as, 0.001 -> 1/1000 exactly; its binary
+    # value 0.001000000000000000020816681711721685... (exact: Fraction(0.001)) is larger, the permissive side
+    assert Fraction(0.001) > Fraction(1, 1000)
+    b = label_bounds(Votes(RAV_COUNTS), 0.001)
+    assert b.level == Fraction(1, 7000)
+    assert b == label_bounds(Votes(RAV_COUNTS), "0.001") == label_bounds(Votes(RAV_COUNTS), Fraction(1, 1000))
+
+
 # ---------------------------------------------------------------------------
 # radius search must terminate
 # ---------------------------------------------------------------------------
