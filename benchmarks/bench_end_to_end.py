@@ -132,9 +132,10 @@ def _config_text(path: Path, inputs: int | None) -> str:
     return text
 
 
-def cold_row(path: Path, device: torch.device, inputs: int | None, workdir: Path) -> dict:
+def cold_row(path: Path, device: torch.device, inputs: int | None, workdir: Path, threads: int | None) -> dict:
     """Cold and warm end-to-end time of a run against its raw forward time (see the module docstring)."""
     import os
+    import resource
     import shutil
     import subprocess
 
@@ -144,22 +145,31 @@ def cold_row(path: Path, device: torch.device, inputs: int | None, workdir: Path
     cfg = workdir / path.name
     cfg.write_text(_config_text(path, inputs))
     env = dict(os.environ, PYTHONPATH=str(root))
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import mmcert_verified.runs, mmcert_verified.certifier"],
-                   check=True, env=env, cwd=root)
-    startup = time.perf_counter() - t0
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+
+    def child(cmd: list[str]) -> tuple[float, float]:
+        """(wall, CPU) seconds of a fresh process (CPU: user + sys from its rusage)."""
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, env=env, cwd=root)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+    def inproc(fn) -> tuple[float, float]:
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        return time.perf_counter() - t0, time.process_time() - c0
+
+    startup = child([sys.executable, "-c", "import mmcert_verified.runs, mmcert_verified.certifier"])
     out = workdir / "cold.jsonl"
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "mmcert_verified", "run", str(cfg), "--out", str(out), "--quiet",
-                    "--device", str(device)], check=True, env=env, cwd=root)
-    cold = time.perf_counter() - t0
+    cold = child([sys.executable, "-m", "mmcert_verified", "run", str(cfg), "--out", str(out), "--quiet",
+                  "--device", str(device)])
     config = load_config(cfg).with_overrides(device=str(device))
-    t0 = time.perf_counter()
-    execute(config, workdir / "first.jsonl", progress=False)  # in-process, first time: no import cost
-    first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    execute(config, workdir / "warm.jsonl", progress=False)
-    warm = time.perf_counter() - t0
+    # in-process, first time: no import cost, but every table and cache cold
+    first = inproc(lambda: execute(config, workdir / "first.jsonl", progress=False))
+    warm = inproc(lambda: execute(config, workdir / "warm.jsonl", progress=False))
     assert (workdir / "warm.jsonl").read_bytes() == out.read_bytes()  # the same run, whatever was warm
     # raw: the forward passes alone, on encoded batches of input 0
     model = config.model.build().to(device).eval()
@@ -167,12 +177,19 @@ def cold_row(path: Path, device: torch.device, inputs: int | None, workdir: Path
     x = tuple(torch.as_tensor(t).to(device) for t in dataset[0][0])
     gen = torch.Generator(device=device).manual_seed(0)
     sizes = [min(config.batch_size, config.n_samples - d) for d in range(0, config.n_samples, config.batch_size)]
-    raw_input = 0.0
+    raw_input = [0.0, 0.0]
     with torch.inference_mode():
         for b in sorted(set(sizes)):
             enc = config.plan.sample(x, gen, b)
-            raw_input += best_time(lambda: model(*enc), 3, device) * sizes.count(b)
-    raw = raw_input * len(dataset)
+            model(*enc)
+            walls, cpus = [], []
+            for _ in range(3):
+                w, c = inproc(lambda: model(*enc))
+                walls.append(w)
+                cpus.append(c)
+            raw_input[0] += min(walls) * sizes.count(b)
+            raw_input[1] += min(cpus) * sizes.count(b)
+    raw = (raw_input[0] * len(dataset), raw_input[1] * len(dataset))
     for p in workdir.iterdir():
         if p.is_dir():
             shutil.rmtree(p)
@@ -209,17 +226,25 @@ def main(argv: list[str] | None = None) -> int:
 def cold_table(args, device: torch.device, root: Path) -> None:
     import tempfile
 
-    header = (f"{'config':<12} {'inputs':>6} {'N':>4} {'raw fwd':>9} {'startup':>8} {'cold e2e':>9} "
-              f"{'cold ovh':>9} {'1st in-proc':>11} {'warm e2e':>9} {'warm ovh':>9}")
     print()
+    print("seconds as wall / CPU (user + sys; on a shared machine CPU time is the steadier figure)")
+    header = (f"{'config':<12} {'inputs':>6} {'N':>4} {'raw fwd':>13} {'startup':>13} {'cold e2e':>13} "
+              f"{'cold ovh':>11} {'1st in-proc':>13} {'warm e2e':>13} {'warm ovh':>11}")
     print(header)
     print("-" * len(header))
+
+    def pair(v) -> str:
+        return f"{v[0]:.2f}/{v[1]:.2f}"
+
+    def ovh(e2e, raw) -> str:
+        return f"{100 * (e2e[0] - raw[0]) / raw[0]:.0f}/{100 * (e2e[1] - raw[1]) / raw[1]:.0f}%"
+
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.cold_configs:
-            r = cold_row(root / f"{name}.toml", device, args.inputs, Path(tmp))
-            print(f"{r['config']:<12} {r['inputs']:>6} {r['N']:>4} {r['raw']:>8.2f}s {r['startup']:>7.2f}s "
-                  f"{r['cold']:>8.2f}s {100 * (r['cold'] - r['raw']) / r['raw']:>8.0f}% {r['first']:>10.2f}s "
-                  f"{r['warm']:>8.2f}s {100 * (r['warm'] - r['raw']) / r['raw']:>8.0f}%", flush=True)
+            r = cold_row(root / f"{name}.toml", device, args.inputs, Path(tmp), args.threads)
+            print(f"{r['config']:<12} {r['inputs']:>6} {r['N']:>4} {pair(r['raw']):>13} {pair(r['startup']):>13} "
+                  f"{pair(r['cold']):>13} {ovh(r['cold'], r['raw']):>11} {pair(r['first']):>13} "
+                  f"{pair(r['warm']):>13} {ovh(r['warm'], r['raw']):>11}", flush=True)
     print("raw fwd = the model's forward passes alone; cold e2e = `mmcert run` in a fresh process; 1st in-proc ="
           " first execute() in this process (imports done, tables cold); warm e2e = second execute(); "
           "ovh = (e2e - raw) / raw")
