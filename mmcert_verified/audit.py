@@ -11,7 +11,8 @@ For each certificate file the audit
    engine -- :func:`mmcert_verified.reference.certify.certify` and
    :func:`~mmcert_verified.reference.certify.radius` for classification,
    :func:`mmcert_verified.reference.segmentation.segment` on the sidecar's
-   arrays for segmentation -- and compares the result member by member with
+   arrays for segmentation, :func:`mmcert_verified.feature_smoothing.certificate.derive_claims`
+   on the recorded score statistics for feature smoothing (clause FS.10) -- and compares the result member by member with
    the recorded claims (the decision, both confidence bounds, the alpha split,
    the Theorem 1 gap, the largest certified budget, the metrics);
 4. for a certified classification whose joint space is tiny, also asks the
@@ -418,6 +419,23 @@ def _audit_segmentation(loaded: LoadedCertificate, path: Path) -> _Outcome:
     return _Outcome(tuple(cmp.reasons), None, None, summary, checks)
 
 
+# --- feature smoothing (clause FS.10) ------------------------------------------------------------
+
+
+def _audit_feature_smoothing(loaded: LoadedCertificate) -> _Outcome:
+    """Re-derive the score bound, FCSB and radius from the recorded statistics (reference engine)."""
+    from .feature_smoothing.certificate import derive_claims, summary
+
+    checks = ("structure", "digest", "reference")
+    try:
+        derived = derive_claims(loaded.inputs)
+    except MMCertError as exc:
+        return _Outcome((f"the recorded inputs do not define a certification: {exc}",), None, None, None, checks)
+    cmp = _Compare(bounds=False)
+    cmp.run(loaded.doc["claims"], derived, "claims")
+    return _Outcome(tuple(cmp.reasons), None, None, summary(loaded.inputs, derived), checks)
+
+
 # --- driver ---------------------------------------------------------------------------------
 
 
@@ -451,6 +469,8 @@ def _audit_file(path) -> AuditReport:
     try:
         if loaded.kind is Kind.CLASSIFICATION:
             outcome = _audit_classification(loaded)
+        elif loaded.kind is Kind.FEATURE_SMOOTHING:
+            outcome = _audit_feature_smoothing(loaded)
         else:
             outcome = _audit_segmentation(loaded, p)
     except (CertificateFormatError, _TooLarge) as exc:

@@ -5,7 +5,7 @@ re-derive its claims without the model (clause CERT.1)::
 
     {
       "format": "mmcert-certificate",  "schema_version": 1,
-      "kind": "classification" | "segmentation",  "spec_version": "1.0",
+      "kind": "classification" | "segmentation" | "feature_smoothing",  "spec_version": "1.0",
       "inputs":  {...},    what the claims are derived from (votes, alpha, threat model)
       "claims":  {...},    what the certifier derived from them (bounds, decision, radius / metrics)
       "provenance": {...}, how and when it was made (tool and library versions, seed, digests, time)
@@ -97,6 +97,7 @@ class Kind(str, enum.Enum):
 
     CLASSIFICATION = "classification"
     SEGMENTATION = "segmentation"
+    FEATURE_SMOOTHING = "feature_smoothing"  # spec FS.10; written by mmcert_verified.feature_smoothing.certificate
 
 
 class CertificateFormatError(InputFileError):
@@ -290,6 +291,11 @@ def _header(kind: Kind) -> dict:
     from . import SPEC_VERSION
 
     return {"format": FORMAT, "schema_version": SCHEMA_VERSION, "kind": kind.value, "spec_version": SPEC_VERSION}
+
+
+def certificate_header(kind: Kind) -> dict:
+    """Clause CERT.1: the members every certificate starts with (format, schema_version, kind, spec_version)."""
+    return _header(Kind(kind))
 
 
 # --- classification (clause CERT.1) ---------------------------------------------------------

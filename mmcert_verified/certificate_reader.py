@@ -307,7 +307,7 @@ class LoadedCertificate:
 
     kind: Kind
     doc: dict
-    inputs: ClassificationInputs | SegmentationInputs
+    inputs: Any  # ClassificationInputs | SegmentationInputs | feature_smoothing.certificate.FSInputs
 
 
 def _threat(inp: dict, where: _Where) -> ThreatInputs:
@@ -434,7 +434,12 @@ def validate_certificate(doc: Any) -> LoadedCertificate:
     if digest["algorithm"] != DIGEST_ALGORITHM:
         raise _Where("digest.algorithm").fail(f"expected {DIGEST_ALGORITHM!r}, got {_show(digest['algorithm'])}")
     _str(digest["value"], _Where("digest.value"), _HEX64)
-    inputs = _classification(doc) if kind is Kind.CLASSIFICATION else _segmentation(doc)
+    if kind is Kind.FEATURE_SMOOTHING:  # clause FS.10: its own module checks its sections
+        from .feature_smoothing.certificate import validate_sections
+
+        inputs = validate_sections(doc)
+    else:
+        inputs = _classification(doc) if kind is Kind.CLASSIFICATION else _segmentation(doc)
     _provenance(doc["provenance"])
     return LoadedCertificate(kind, doc, inputs)
 

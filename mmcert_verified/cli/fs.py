@@ -5,7 +5,10 @@
   "radius"}`` (clauses FS.2-FS.4).  ``radius`` is the largest eps with cosine_lower >= tau, null when
   there is none, and the string ``"inf"`` when S = 1 (every eps).
 * ``mmcert fs score --cosines FILE.npy --alpha A --bound hoeffding|bernstein --json`` prints
-  ``{"score_lower", "N", "bound", "alpha", "mean"}`` (clauses FS.5-FS.6).
+  ``{"score_lower", "N", "bound", "alpha", "mean"}`` (clauses FS.5-FS.6).  With
+  ``--out FILE --sigma SIGMA --eps E1[,E2...] [--tau T]`` it also writes an audit-ready certificate
+  (clause FS.10: the exact statistics of the cosines, the score bound, the FCSB per eps and the
+  radius); stdout is unchanged, and an existing FILE is never overwritten (exit 2).
 
 Every decimal is a string rounded to the safe side (down) at 10^-30, so within 1e-25 of the exact
 value.  Numbers are read exactly as written ("0.1" = 1/10).  Bad input: one line on stderr, exit 2.
@@ -62,6 +65,10 @@ def register(sub) -> None:
     p.add_argument("--alpha", required=True, help="confidence level alpha in (0, 1)")
     p.add_argument("--bound", choices=[b.value for b in ScoreBound], default=ScoreBound.HOEFFDING.value)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--out", metavar="FILE", help="also write a feature-smoothing certificate (needs --sigma, --eps)")
+    p.add_argument("--sigma", help="with --out: the noise level sigma > 0 the cosines were sampled at")
+    p.add_argument("--eps", help="with --out: l2 budgets E1,E2,... (each >= 0) to certify")
+    p.add_argument("--tau", help="with --out: cosine threshold of the radius, in [0, 1] (default 0.5)")
     p.set_defaults(handler=run_score)
 
 
@@ -165,10 +172,55 @@ def score_json(cosines: np.ndarray, alpha_text: str, bound: str) -> dict:
     }
 
 
+def score_certificate(cosines: np.ndarray, alpha_text: str, bound: str, sigma_text: str, eps_text: str,
+                      tau_text: str) -> dict:
+    """The sealed certificate of ``mmcert fs score --out`` (clause FS.10); validates every input."""
+    from ..feature_smoothing.certificate import fs_certificate
+
+    alpha = exact_number(alpha_text, "--alpha")
+    if not 0 < alpha < 1:
+        raise InvalidParameterError(f"--alpha must lie strictly between 0 and 1, got {alpha_text}")
+    sigma = exact_number(sigma_text, "--sigma")
+    if sigma <= 0:
+        raise InvalidParameterError(f"--sigma must be positive, got {sigma_text}")
+    tau = exact_number(tau_text, "--tau")
+    if not 0 <= tau <= 1:
+        raise InvalidParameterError(f"--tau must lie in [0, 1], got {tau_text}")
+    eps = _eps_list(eps_text)
+    return fs_certificate(
+        statistics_from_cosines(cosines), alpha=alpha, bound=bound, sigma=sigma, eps=[v for _, v in eps],
+        tau=tau, alpha_text=str(alpha_text), sigma_text=str(sigma_text), eps_texts=[t for t, _ in eps],
+        tau_text=str(tau_text),
+    )
+
+
 def run_score(args) -> int:
-    doc = score_json(load_cosines(args.cosines), args.alpha, args.bound)
+    if args.out is None and args.sigma is not None:
+        raise InvalidParameterError("--sigma is only used with --out (write a certificate)")
+    if args.out is None and args.eps is not None:
+        raise InvalidParameterError("--eps is only used with --out (write a certificate)")
+    if args.out is None and args.tau is not None:
+        raise InvalidParameterError("--tau is only used with --out (write a certificate)")
+    if args.out is not None:
+        if args.sigma is None or args.eps is None:
+            raise InvalidParameterError("--out needs --sigma and --eps (what the certificate certifies)")
+        out = Path(args.out)
+        if out.exists() or out.is_symlink():
+            raise InputFileError(f"{out} already exists; refusing to overwrite it")
+    cosines = load_cosines(args.cosines)
+    doc = score_json(cosines, args.alpha, args.bound)
+    if args.out is not None:
+        from ..feature_smoothing.certificate import write_fs_certificate
+
+        tau = "0.5" if args.tau is None else args.tau
+        cert = score_certificate(cosines, args.alpha, args.bound, args.sigma, args.eps, tau)
+        if cert["claims"]["score_lower"] != doc["score_lower"]:  # one computation, two reports
+            raise InvalidParameterError("internal: the certificate's score bound differs from the printed one")
+        write_fs_certificate(cert, args.out)
     if args.json:
         print(json.dumps(doc))
     else:
         print(f"S >= {doc['score_lower']} ({doc['bound']}, alpha = {doc['alpha']}, N = {doc['N']})")
+        if args.out is not None:
+            print(f"certificate written to {args.out} (check it with: mmcert audit {args.out})")
     return 0
