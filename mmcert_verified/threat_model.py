@@ -62,6 +62,19 @@ def _int_tuple(values: Iterable[object], what: str) -> tuple[int, ...]:
     return out
 
 
+def budget_ratio(ratio: Iterable[object], modalities: int) -> tuple[int, ...]:
+    """Clause R1's direction c: one non-negative integer per modality, not all zero.
+
+    A non-integer entry (1.9) is bad input, never truncated (issue 10, item 3); shared by both engines.
+    """
+    ratio = _int_tuple(ratio, "--ratio")
+    if len(ratio) != modalities:
+        raise InvalidParameterError(f"--ratio has {len(ratio)} entries but --n has {modalities}")
+    if not any(ratio):
+        raise InvalidParameterError("--ratio is all zeros: the radius would be unbounded")
+    return ratio
+
+
 def parse_attacks(attack: str | Attack | Sequence[str | Attack], modalities: int) -> tuple[Attack, ...]:
     """Normalise an attack spec: one attack for every modality, or one per modality."""
     if isinstance(attack, (str, Attack)):

@@ -31,6 +31,7 @@ from ..threat_model import (
     Method,
     Setting,
     attacked_sizes,
+    budget_ratio,
     max_radius_multiplier,
     parse_attacks,
 )
@@ -167,6 +168,10 @@ def outward(values, dtype: torch.dtype, down: bool, device=None) -> torch.Tensor
 
 
 def check_counts(counts) -> torch.Tensor:
+    if not isinstance(counts, (torch.Tensor, np.ndarray)):
+        rows = counts if counts and isinstance(counts[0], (list, tuple)) else [counts]
+        if not all(fits_int64(row) for row in rows):
+            raise InvalidParameterError("vote counts beyond 2**62 do not fit the fast engine: use the reference engine")
     c = torch.as_tensor(counts)
     if c.dtype.is_floating_point or c.dtype == torch.bool or c.is_complex():
         raise InvalidParameterError(f"vote counts must be integers, got dtype {c.dtype}")
@@ -322,11 +327,7 @@ def radius_batch(
     """Clause R1 batched: the largest t with r = t*ratio certified, per input; equals the reference's."""
     alpha = ref.alpha_fraction(alpha)
     setting = Setting(tuple(n), tuple(k), Method(method))
-    ratio = tuple(int(x) for x in ratio)
-    if len(ratio) != setting.modalities:
-        raise InvalidParameterError(f"--ratio has {len(ratio)} entries but --n has {setting.modalities}")
-    if any(x < 0 for x in ratio) or not any(ratio):
-        raise InvalidParameterError("--ratio must be non-negative and not all zeros")
+    ratio = budget_ratio(ratio, setting.modalities)
     attacks = parse_attacks(attack, setting.modalities)
     limit = max_radius_multiplier(setting, ratio, attacks)
     c = check_counts(counts)
@@ -354,13 +355,26 @@ def radius_batch(
 
 # --------------------------------------------------------------------------- CLI helpers
 
+def fits_int64(counts) -> bool:
+    """Whether vote counts (and their total) fit the engine's int64 tensors."""
+    return all(0 <= int(c) < 2**62 for c in counts) and sum(int(c) for c in counts) < 2**62
+
+
 def certify_decision(counts, alpha, n, k, r, attack, method, reference: Callable[[], bool] | None = None) -> bool:
-    """One input, one budget (the CLI's --engine fast); ``reference()`` answers a deferral."""
+    """One input, one budget (the CLI's --engine fast); ``reference()`` answers a deferral.
+
+    Counts beyond int64 are handed to the reference whole (it works with Python integers)."""
+    if not fits_int64(counts):
+        if reference is not None:
+            return bool(reference())
+        return ref.certify(list(counts), alpha, n, k, r, attack, method).certified
     ref_pair = None if reference is None else (lambda b, j: reference())
     return bool(certify_batch([list(counts)], alpha, n, k, [list(r)], attack, method, reference=ref_pair).certified[0, 0])
 
 
 def radius_value(counts, alpha, n, k, ratio, attack, method) -> int | None:
     """One input's radius (the CLI's --engine fast); None when not certified at t = 0."""
+    if not fits_int64(counts):  # beyond int64: the reference (Python integers) answers
+        return ref.radius(list(counts), alpha, n, k, ratio, attack, method).radius
     v = int(radius_batch([list(counts)], alpha, n, k, ratio, attack, method).radius[0])
     return None if v < 0 else v

@@ -18,6 +18,7 @@ from ..threat_model import (
     Method,
     Setting,
     attacked_sizes,
+    budget_ratio,
     check_alpha,
     max_radius_multiplier,
     parse_attacks,
@@ -160,13 +161,7 @@ def radius(
     """
     votes = Votes(tuple(counts))
     setting = Setting(tuple(n), tuple(k), Method(method))
-    ratio = tuple(int(c) for c in ratio)
-    if len(ratio) != setting.modalities:
-        raise InvalidParameterError(f"--ratio has {len(ratio)} entries but --n has {setting.modalities}")
-    if any(c < 0 for c in ratio):
-        raise InvalidParameterError("--ratio entries must be non-negative")
-    if not any(ratio):
-        raise InvalidParameterError("--ratio is all zeros: the radius would be unbounded")
+    ratio = budget_ratio(ratio, setting.modalities)
     attacks = parse_attacks(attack, setting.modalities)
     bounds = label_bounds(votes, alpha)
     limit = max_radius_multiplier(setting, ratio, attacks)

@@ -225,8 +225,11 @@ def test_an_oracle_counterexample_fails_the_certificate(monkeypatch):
     np_module = pytest.importorskip("mmcert_verified.enumeration.neyman_pearson")
 
     class Flip:
+        # only the randomized worst case flips (D9: randomized base models are covered); the
+        # deterministic one does not, so an oracle reading the deterministic field would say "holds"
         def __init__(self, *a, **kw):
-            self.deterministic = type("W", (), {"gap": Fraction(-1, 7)})()
+            self.randomized = type("W", (), {"gap": Fraction(-1, 7)})()
+            self.deterministic = type("W", (), {"gap": Fraction(1, 7)})()
 
     monkeypatch.setattr(np_module, "worst_case", Flip)
     code, report = _audit_doc(classification_doc([48, 1, 1], "0.01", [8, 6], [1, 1], [1, 1]))
@@ -241,3 +244,22 @@ def test_an_engine_crash_is_invalid_not_holds(monkeypatch):
     code, report = _audit_doc(classification_doc([9, 1], "0.05", [6], [2], [1]))
     assert code == 2 and report["status"] == "invalid"
     assert "internal error" in report["reasons"][0] and "\n" not in report["reasons"][0]
+
+
+def test_oracle_catches_an_engine_that_is_sound_only_for_deterministic_models(monkeypatch):
+    """Issue 10 item 1: with Theorem 1's rounding swapped to the deterministic-only variant
+    (a = ceil(p_A P_n), b = floor(p_B P_n): exact for deterministic classifiers, see
+    tests/soundness/test_neyman_pearson.py::test_opposite_rounding_is_sound_and_exact_for_deterministic_classifiers),
+    n=3, k=1, modify r=1, counts 10,0, alpha 0.1 is certified although the exact randomized worst-case
+    gap is about -0.18; the audit re-derives with the same (broken) engine, so only the oracle can see it."""
+    from mmcert_verified.reference import theorem1
+
+    pytest.importorskip("mmcert_verified.enumeration.neyman_pearson")
+    floor_mul, ceil_mul = theorem1.floor_mul, theorem1.ceil_mul
+    monkeypatch.setattr(theorem1, "floor_mul", ceil_mul)
+    monkeypatch.setattr(theorem1, "ceil_mul", floor_mul)
+    doc = classification_doc([10, 0], "0.1", [3], [1], [1], with_radius=False)
+    assert doc["claims"]["certified"] is True  # the broken engine certifies
+    code, report = _audit_doc(doc)
+    assert code == 1, report
+    assert "enumeration oracle" in " ".join(report["reasons"]), report
