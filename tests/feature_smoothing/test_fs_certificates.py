@@ -355,3 +355,13 @@ def test_old_classification_certificate_still_holds_next_to_an_fs_one(tmp_path):
     code, reports, err = audit(CORPUS / "good-classification.json", fs)
     assert code == 0 and [r["kind"] for r in reports] == ["classification", "feature_smoothing"]
     assert all(r["status"] == "holds" for r in reports) and err == ""
+
+
+def test_the_json_schema_describes_fs_certificates():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "certificate.schema.json").read_text())
+    jsonschema.validate(good_doc(), schema)
+    for name in ("eps-empty", "n-string", "claims-radius-number", "sigma-negative", "claims-unknown"):
+        keys, value = GARBAGE[name]
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(seal(edited(good_doc(), keys, value)), schema)
