@@ -11,6 +11,10 @@ Modules are imported lazily so that ``import mmcert_verified.attacks`` stays che
 * :mod:`.adversarial_training` -- standard, unimodal AT, MAT and MAT+ contrastive training (ATK.5)
 * :mod:`.element` -- modify / add / delete at most r_i elements per modality against a sub-sampled ensemble (ATK.6)
 * :mod:`.harness` -- certificate falsification (ATK.7)
+* :mod:`.pixel` -- :class:`PixelElementAttack`, local modification aimed at certified pixels (ATK.9)
+* :mod:`.segmentation_harness` -- per-pixel falsification with Holm across certified pixels (ATK.10)
+* :mod:`.smoothed` -- PGD against feature-space smoothing and its Monte Carlo / exact harnesses (ATK.11-12)
+* :mod:`.variable_size` -- :class:`VariableSizeElementAttack`: modify, add and delete on variable-size models (ATK.13)
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ REGISTRY = {
     "multimodal": "multimodal:MultimodalAttack",
     "element_greedy": "element:GreedyElementAttack",
     "element_random": "element:RandomElementAttack",
+    "element_pixel": "pixel:PixelElementAttack",
+    "element_variable": "variable_size:VariableSizeElementAttack",
+    "smoothed_pgd": "smoothed:SmoothedCosinePGD",
 }
 
 

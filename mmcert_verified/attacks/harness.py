@@ -41,6 +41,7 @@ from mmcert_verified.sampling.seeds import input_generator
 from mmcert_verified.threat_model import Budget
 
 from .element import ensemble_counts
+from .variable_size import resized_plan
 
 #: (counts, alpha, n, k, r, attack, method) -> object with ``.certified`` (the reference ``certify`` signature)
 CountCertifier = Callable[..., object]
@@ -75,6 +76,7 @@ class Finding:
     attacked_prediction: int | None
     p_value: Fraction | None
     violation: bool
+    attack: tuple[str, ...] = ()  # the budget's attack per modality (modify / add / delete)
 
     def to_json(self) -> dict:
         return {
@@ -83,7 +85,7 @@ class Finding:
             "attacked_counts": None if self.attacked_counts is None else list(self.attacked_counts),
             "attacked_prediction": self.attacked_prediction,
             "p_value": None if self.p_value is None else float(self.p_value),
-            "violation": self.violation,
+            "violation": self.violation, "attack": list(self.attack),
         }
 
 
@@ -109,7 +111,8 @@ class HarnessReport:
 def summarise(findings: Sequence[Finding], budgets: Sequence[Budget]) -> tuple[BudgetSummary, ...]:
     out = []
     for b in budgets:
-        fs = [f for f in findings if f.r == b.r]
+        kinds = tuple(a.value for a in b.attack)
+        fs = [f for f in findings if f.r == b.r and (not f.attack or f.attack == kinds)]
         cert = sum(f.certified and f.prediction == f.label for f in fs)
         # an input the certifier did not certify is still attacked: its attacked plurality decides
         emp = sum((f.attacked_prediction if f.attacked_prediction is not None else f.prediction) == f.label for f in fs)
@@ -165,14 +168,16 @@ class MonteCarloHarness:
                 attacked_counts = attacked_pred = p_value = None
                 if certified or self.attack_all:
                     adv = attack(x, prediction, budget).inputs
-                    ac = ensemble_counts(self.model, self.plan, adv, self.classes, self.n_attack,
+                    # an addition or deletion changes n'_i: the attacked ensemble sub-samples its own input
+                    ac = ensemble_counts(self.model, resized_plan(self.plan, adv), adv, self.classes, self.n_attack,
                                          input_generator(self.seed + 1, index, device), self.batch_size)
                     attacked_counts = tuple(int(c) for c in ac.tolist())
                     attacked_pred = int(first_argmax(ac.unsqueeze(0).to(torch.float64))[0])
                     p_value = violation_p_value(attacked_counts, prediction)
                 violation = certified and p_value is not None and p_value <= threshold
                 findings.append(Finding(index, budget.r, None if label is None else int(label), prediction,
-                                        certified, attacked_counts, attacked_pred, p_value, violation))
+                                        certified, attacked_counts, attacked_pred, p_value, violation,
+                                        tuple(a.value for a in budget.attack)))
                 if bar is not None:
                     bar.update(1)
         if bar is not None:
@@ -223,9 +228,9 @@ class ExactHarness:
             for budget in budgets:
                 certified = bool(certifier(probs[a], p_b, self.plan.setting, budget))
                 adv = attack(x, a, budget).inputs
-                attacked = exact_probabilities(self.model, self.plan, adv, self.classes)
+                attacked = exact_probabilities(self.model, resized_plan(self.plan, adv), adv, self.classes)
                 pred = max(range(self.classes), key=lambda i: (attacked[i], -i))
                 broken = any(p >= attacked[a] for i, p in enumerate(attacked) if i != a)
                 findings.append(Finding(index, budget.r, None if label is None else int(label), a, certified,
-                                        None, pred, None, certified and broken))
+                                        None, pred, None, certified and broken, tuple(x.value for x in budget.attack)))
         return HarnessReport(tuple(findings), summarise(findings, budgets))
