@@ -5,7 +5,8 @@
   "radius"}`` (clauses FS.2-FS.4).  ``radius`` is the largest eps with cosine_lower >= tau, null when
   there is none, and the string ``"inf"`` when S = 1 (every eps).
 * ``mmcert fs score --cosines FILE.npy --alpha A --bound hoeffding|bernstein --json`` prints
-  ``{"score_lower", "N", "bound", "alpha", "mean"}`` (clauses FS.5-FS.6).  With
+  ``{"score_lower", "N", "bound", "alpha", "mean"}`` (clauses FS.5-FS.6; ``--bound betting``: FS.12,
+  from the cosines in the order they were drawn).  With
   ``--out FILE --sigma SIGMA --eps E1[,E2...] [--tau T]`` it also writes an audit-ready certificate
   (clause FS.10: the exact statistics of the cosines, the score bound, the FCSB per eps and the
   radius); stdout is unchanged, and an existing FILE is never overwritten (exit 2).
@@ -26,7 +27,13 @@ import numpy as np
 
 from ..errors import InputFileError, InvalidParameterError
 from ..feature_smoothing.bound import fcsb, radius
-from ..feature_smoothing.estimation import ScoreBound, score_lower, statistics_from_cosines
+from ..feature_smoothing.estimation import (
+    BETTING,
+    ScoreBound,
+    score_lower,
+    score_lower_betting,
+    statistics_from_cosines,
+)
 from ..feature_smoothing.gaussian import DECIMALS, fixed_decimal_string
 
 #: a plain decimal with an exponent of at most 4 digits, or p/q (bounded, so parsing cannot blow up)
@@ -63,7 +70,8 @@ def register(sub) -> None:
     p = verbs.add_parser("score", help="lower confidence bound on S from sampled cosines")
     p.add_argument("--cosines", required=True, help="1-D float .npy of cos(f(x + delta_j), f(x))")
     p.add_argument("--alpha", required=True, help="confidence level alpha in (0, 1)")
-    p.add_argument("--bound", choices=[b.value for b in ScoreBound], default=ScoreBound.HOEFFDING.value)
+    p.add_argument("--bound", choices=[b.value for b in ScoreBound] + [BETTING], default=ScoreBound.HOEFFDING.value,
+                   help="hoeffding (FS.5), bernstein (FS.6) or betting (FS.12: the cosines in the order drawn)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--out", metavar="FILE", help="also write a feature-smoothing certificate (needs --sigma, --eps)")
     p.add_argument("--sigma", help="with --out: the noise level sigma > 0 the cosines were sampled at")
@@ -158,15 +166,19 @@ def score_json(cosines: np.ndarray, alpha_text: str, bound: str) -> dict:
     alpha = exact_number(alpha_text, "--alpha")
     if not 0 < alpha < 1:
         raise InvalidParameterError(f"--alpha must lie strictly between 0 and 1, got {alpha_text}")
-    method = ScoreBound(bound)
     stats = statistics_from_cosines(cosines)
-    low = score_lower(stats, alpha, method)
+    if bound == BETTING:
+        method_name = BETTING
+        low = score_lower_betting(cosines, alpha)
+    else:
+        method_name = ScoreBound(bound).value
+        low = score_lower(stats, alpha, ScoreBound(bound))
     scale = 10**DECIMALS
     mean = Fraction(math.floor(stats.mean * scale), scale)  # the exact mean, rounded down
     return {
         "score_lower": fixed_decimal_string(low),
         "N": stats.n,
-        "bound": method.value,
+        "bound": method_name,
         "alpha": str(alpha_text).strip(),
         "mean": fixed_decimal_string(mean),
     }
@@ -204,6 +216,11 @@ def run_score(args) -> int:
     if args.out is not None:
         if args.sigma is None or args.eps is None:
             raise InvalidParameterError("--out needs --sigma and --eps (what the certificate certifies)")
+        if args.bound == BETTING:
+            raise InvalidParameterError(
+                "--out: certificates record the statistics (N, sum h, sum h^2), which do not determine the "
+                "betting bound; use --bound hoeffding or bernstein"
+            )
         out = Path(args.out)
         if out.exists() or out.is_symlink():
             raise InputFileError(f"{out} already exists; refusing to overwrite it")

@@ -15,6 +15,9 @@ are dyadic), and the bounds are evaluated in ball arithmetic and rounded to
 the safe side at 10^-30 (clause FS.G3), so a reported lower bound is never above
 the exact formula's value.  Upper bounds (for the prediction certificate,
 clause FS.7) are 1 - (the lower bound of the 1 - h_j), clamped at 1.
+
+* betting (FS.12, Waudby-Smith & Ramdas 2024): :func:`score_lower_betting`, from the samples in order
+  (not a function of the statistics above, so not a :class:`ScoreBound`).
 """
 
 from __future__ import annotations
@@ -27,7 +30,18 @@ from fractions import Fraction
 import numpy as np
 
 from ..errors import InvalidParameterError
-from .gaussian import ceil_decimal, floor_decimal, precisions, radius_ok, to_arb, working_precision
+from flint import arb
+
+from .gaussian import (
+    DECIMALS,
+    ceil_decimal,
+    endpoint_fraction,
+    floor_decimal,
+    precisions,
+    radius_ok,
+    to_arb,
+    working_precision,
+)
 
 
 class ScoreBound(str, enum.Enum):
@@ -198,3 +212,129 @@ def score_lower_float(h: np.ndarray, alpha: float, method: ScoreBound = ScoreBou
         lt = math.log(2 / alpha)
         low = mean - np.sqrt(2 * v * lt / n) - 7 * lt / (3 * (n - 1))
     return np.maximum(0.0, low - FLOAT_SLACK)
+
+
+# --- betting lower confidence bound (clause FS.12; Waudby-Smith & Ramdas 2024) -------------------
+
+#: the ``--bound`` name of the betting bound (not a :class:`ScoreBound`: it depends on the order of the
+#: samples, not only on (N, sum h, sum h^2), so certificates (FS.10) cannot record it)
+BETTING = "betting"
+#: bets are capped at c = 3/4, so every factor 1 + lambda (h - m) >= 1 - c > 0 for h, m in [0, 1]
+BETTING_CAP = 0.75
+#: most samples the exact betting bound accepts (its verification is a loop over the samples)
+BETTING_MAX_SAMPLES = 10**6
+#: absolute slack of the float version (covers float64 rounding of the log-capital; see its docstring)
+BETTING_FLOAT_SLACK = 1e-9
+
+
+def _log_inverse(alpha: Fraction) -> float:
+    """ln(1/alpha) in float64 (from the exact rational, so alpha below the float range works)."""
+    return math.log(alpha.denominator) - math.log(alpha.numerator)
+
+
+def betting_bets(h: np.ndarray, alpha) -> np.ndarray:
+    """Clause FS.12: the predictable bets lambda_1..lambda_N over the last axis of ``h`` (float64).
+
+    lambda_i = min(c, sqrt(2 ln(1/alpha) / (N s_{i-1}))) with c = :data:`BETTING_CAP` and the
+    predictable variance estimate of Waudby-Smith & Ramdas (2024, eqs. 26-27):
+    m_t = (1/2 + sum_{j<=t} h_j)/(t + 1), s_t = (1/4 + sum_{j<=t} (h_j - m_j)^2)/(t + 1), s_0 = 1/4.
+    lambda_i depends on h_1..h_{i-1} only (and on N, alpha, fixed in advance); the float rounding of
+    this formula does not matter for validity (any predictable bets in [0, c] are valid).
+    """
+    h = np.asarray(h, np.float64)
+    n = h.shape[-1]
+    t = np.arange(1, n + 1, dtype=np.float64)
+    mu = (0.5 + np.cumsum(h, axis=-1)) / (t + 1)
+    sig = (0.25 + np.cumsum((h - mu) ** 2, axis=-1)) / (t + 1)
+    prev = np.concatenate([np.full(h.shape[:-1] + (1,), 0.25), sig[..., :-1]], axis=-1)
+    ell = _log_inverse(Fraction(alpha))
+    return np.minimum(BETTING_CAP, np.sqrt(2 * ell / (n * prev)))
+
+
+def _float_root(h: np.ndarray, lam: np.ndarray, ell: float, iterations: int = 60) -> np.ndarray:
+    """Per row, the lower end of a bisection bracket of inf{m : sum log(1 + lam (h - m)) < ell}."""
+    lo = np.zeros(h.shape[:-1])
+    hi = np.ones(h.shape[:-1])
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        above = np.log1p(lam * (h - mid[..., None])).sum(axis=-1) >= ell
+        lo = np.where(above, mid, lo)
+        hi = np.where(above, hi, mid)
+    return lo
+
+
+def score_lower_betting_float(h: np.ndarray, alpha: float) -> np.ndarray:
+    """Float64 version of :func:`score_lower_betting` over the last axis of ``h`` (for simulations).
+
+    The log-capital sum of N terms errs by about N 1e-16, which moves the root by far less than
+    :data:`BETTING_FLOAT_SLACK` (its slope is -sum lambda_i/(1 + lambda_i (h_i - m)) <= -N lambda_min);
+    checked against the exact version in ``tests/feature_smoothing/test_betting.py``.
+    """
+    h = np.asarray(h, np.float64)
+    alpha = Fraction(alpha)
+    lam = betting_bets(h, alpha)
+    low = _float_root(h, lam, _log_inverse(alpha))
+    return np.maximum(0.0, low - BETTING_FLOAT_SLACK)
+
+
+def score_lower_betting(cosines, alpha) -> Fraction:
+    """Clause FS.12: the betting lower confidence bound on S at level 1 - alpha, rounded down to 10^-30.
+
+    With h_j = (1 + c_j)/2 in the order given and the bets of :func:`betting_bets`, the capital
+    K(m) = prod_j (1 + lambda_j (h_j - m)) is non-increasing in m and, at m = S(x), a non-negative
+    martingale with E K = 1, so P(K(S) >= 1/alpha) <= alpha (Markov; Ville for the whole sequence).
+    The bound is L = inf{m in [0, 1] : K(m) < 1/alpha}; the returned value m_lo satisfies K(m_lo) >=
+    1/alpha, verified in ball arithmetic, hence m_lo <= L (or is 0).  With probability >= 1 - alpha
+    over the samples, S(x) >= the returned value.
+    """
+    c = check_cosines(cosines)
+    alpha = check_alpha(Fraction(alpha))
+    n = int(c.size)
+    if n > BETTING_MAX_SAMPLES:
+        raise InvalidParameterError(f"the betting bound accepts at most {BETTING_MAX_SAMPLES} samples, got {n}")
+    h_float = (1.0 + c) / 2  # float approximations, used only to choose the bets and a starting point
+    lam = betting_bets(h_float, alpha)
+    guess = float(_float_root(h_float, lam, _log_inverse(alpha)))
+    scale = 10**DECIMALS
+    for bits in precisions():
+        with working_precision(bits):
+            threshold = to_arb(1 / alpha)
+            lam_arb = [arb(float(v)) for v in lam]  # floats are exact balls
+            h_arb = [(1 + arb(float(v))) / 2 for v in c]  # exact h_j (c_j exact, halving exact)
+
+            def capital(m: Fraction) -> arb:
+                mm = to_arb(m)
+                k = arb(1)
+                for lj, hj in zip(lam_arb, h_arb):
+                    k *= 1 + lj * (hj - mm)
+                return k
+
+            def verified(m: Fraction) -> bool:
+                return bool(capital(m) >= threshold)  # true only if every point of the ball is
+
+            if not verified(Fraction(0)):
+                if capital(Fraction(0)) < threshold:
+                    return Fraction(0)  # K(0) < 1/alpha: L = 0
+                continue  # undecided at this precision
+            # Newton on g(m) = log K(m) - ln(1/alpha) (concave, decreasing) from the float root, in
+            # midpoint arithmetic: only a good candidate; soundness rests on the verification below
+            m = Fraction(guess)
+            for _ in range(4):
+                mm = to_arb(m)
+                k, slope = arb(1), arb(0)
+                for lj, hj in zip(lam_arb, h_arb):
+                    factor = 1 + lj * (hj - mm)
+                    k *= factor
+                    slope -= lj / factor
+                g = k.log() - threshold.log()
+                step = endpoint_fraction(arb((g / slope).mid()))
+                m = min(Fraction(1), max(Fraction(0), m - step))
+                if abs(step) < Fraction(1, 10**34):
+                    break
+            cand = Fraction(math.floor(m * scale), scale)
+            gap = Fraction(1, scale)
+            while cand > 0 and not verified(cand):
+                cand = max(Fraction(0), Fraction(math.floor((cand - gap) * scale), scale))
+                gap *= 4
+            return cand
+    raise ArithmeticError("betting bound: the capital at 0 could not be decided")
