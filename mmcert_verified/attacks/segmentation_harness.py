@@ -38,7 +38,7 @@ from mmcert_verified.sampling.seeds import input_generator
 from mmcert_verified.threat_model import Budget
 
 from .harness import sign_test_p_value
-from .pixel import pixel_counts
+from .pixel import pixel_counts, pixel_margins
 
 #: the reference ``segment`` signature: (counts, alpha, n, k, r, attack, method) -> SegmentationResult
 SegmentationCertifier = Callable[..., object]
@@ -90,6 +90,7 @@ class PixelFinding:
     certified_kept: int  # certified pixels whose attacked plurality is still A_j
     min_p_value: Fraction | None  # smallest p_j over the certified pixels
     violations: tuple[int, ...]  # flattened pixel indices Holm rejects
+    min_attacked_margin: float | None = None  # min over certified j of (N'_{A_j} - max_{B != A_j} N'_B) / N'
 
     @property
     def violation(self) -> bool:
@@ -101,7 +102,7 @@ class PixelFinding:
             "certified_correct": self.certified_correct, "attacked_correct": self.attacked_correct,
             "certified_kept": self.certified_kept,
             "min_p_value": None if self.min_p_value is None else float(self.min_p_value),
-            "violations": list(self.violations),
+            "violations": list(self.violations), "min_attacked_margin": self.min_attacked_margin,
         }
 
 
@@ -193,7 +194,8 @@ class SegmentationHarness:
                 findings.append(PixelFinding(
                     index, budget.r, int(pred.size), int(certified.sum()), int((certified & (pred == truth)).sum()),
                     int((attacked_pred == truth).sum()), int((certified & (attacked_pred == pred)).sum()),
-                    min(p_values.values()) if p_values else None, holm_rejections(p_values, self.beta)))
+                    min(p_values.values()) if p_values else None, holm_rejections(p_values, self.beta),
+                    float(pixel_margins(ac, pred)[certified.reshape(-1)].min()) if certified.any() else None))
                 if bar is not None:
                     bar.update(1)
         if bar is not None:
