@@ -256,7 +256,7 @@ def derive_claims(inputs: FSInputs) -> dict:
 
 def summary(inputs: FSInputs, claims: Mapping[str, Any]) -> str:
     """One line describing a re-derivation (for ``mmcert audit``)."""
-    parts = [f"cos >= {b['cosine_lower']} at eps {b['eps']}" for b in claims["bounds"][:3]]
+    parts = [f"cos >= {b['cosine_lower']} at eps {_shorten(b['eps'])}" for b in claims["bounds"][:3]]
     if len(claims["bounds"]) > 3:
         parts.append(f"... ({len(claims['bounds'])} budgets)")
     r = claims["radius"]
