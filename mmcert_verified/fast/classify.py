@@ -35,7 +35,7 @@ from ..threat_model import (
     max_radius_multiplier,
     parse_attacks,
 )
-from .confidence import REL_SLACK, lower_entries, upper_entries
+from .confidence import rel_slack, lower_entries, upper_entries
 from .ratios import FLOAT_EXACT_MAX, TABLE_MAX, U, log_comb_lower, log_ratio_table
 
 
@@ -217,7 +217,7 @@ def gap_bounds(counts: torch.Tensor, alpha: Fraction, log_pn_lower: float, dtype
     # in the working dtype: the cast of the table moved each bound by <= 2u (outward), the arithmetic
     # below adds <= 4u absolute (bounds lie in [0, 1]); the relative slack covers both casts (F.3/F.4)
     u = unit_roundoff(dtype)
-    rel = REL_SLACK + 4 * u
+    rel = float(rel_slack(int(totals.max()) if B else 1)) + 4 * u  # REL(N) grows with N: the largest N
     lo = p_a - p_b - two_over_pn - 8 * u
     hi = p_a * (1 + rel) - p_b * (1 - rel) + 8 * u
     return GapBounds(label, lo, hi)

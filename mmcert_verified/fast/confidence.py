@@ -1,22 +1,23 @@
 """Clopper-Pearson bounds in float64, moved outward and checked (spec clause F.3).
 
 scipy's ``betaincinv`` / ``betainccinv`` propose the bounds; each is moved
-outward by a relative ``OUTWARD = 2**-29`` and then checked with the *forward*
-function (``betainc`` / ``betaincc``): a lower bound L is kept only if
-I_L(s, N-s+1) <= t (1 - CHECK), an upper bound U only if
-1 - I_U(s+1, N-s) <= t (1 - CHECK), with CHECK = 2**-32; and the bound moved
-REL_SLACK towards the quantile must fail the same check by the same margin, so
-a kept bound lies within REL_SLACK of the true quantile (hence of the
-reference's).  Entries failing the check are replaced by the reference
+outward by a relative ``OUTWARD(N) = 4 CHECK(N)`` and then checked with the
+*forward* function (``betainc`` / ``betaincc``): a lower bound L is kept only if
+I_L(s, N-s+1) <= t (1 - CHECK(N)), an upper bound U only if
+1 - I_U(s+1, N-s) <= t (1 - CHECK(N)), with CHECK(N) = 2**-38 max(1, sqrt(N/100));
+and the bound moved REL(N) = 8 CHECK(N) towards the quantile must fail the same
+check by the same margin, so a kept bound lies within REL(N) of the true
+quantile (hence of the reference's).  Entries failing the check are replaced by the reference
 engine's verified bounds rounded outward to float64.
 
 The check is only as good as scipy's forward function.  Assumption F.3-A
 (spec clause F.3): for N <= :data:`N_MAX` and true tail values >= :data:`LEVEL_MIN`
-the relative error of scipy's betainc / betaincc is below CHECK / 4.  It was
-measured against python-flint ball arithmetic (worst seen: 37 * 2**-40 at
-N ~ 10**7, i.e. 2**-34.8; scipy returns 0.0 for true tails near 1e-258 and is
-off by 2x near 1e-294), and ``tests/differential/test_scipy_assumption.py``
-re-measures it.  **Outside that range the fast engine never decides**: levels
+the relative error of scipy's betainc / betaincc is below CHECK(N) / 4.  It was
+measured against python-flint ball arithmetic (worst seen: 1.6 * 2**-40 at
+N ~ 10**3 = 0.13 CHECK(N), 37 * 2**-40 at N ~ 10**7 = 0.03 CHECK(N); a fixed
+2**-40 margin, as before, was too small from N ~ 10**3 on; scipy returns 0.0 for
+true tails near 1e-258 and is off by 2x near 1e-294), and
+``tests/differential/test_scipy_assumption.py`` re-measures it.  **Outside that range the fast engine never decides**: levels
 below LEVEL_MIN and N above N_MAX go to the reference engine entry by entry.
 
 Only the entries a call needs are computed (sparse, memoised per (N, level) in
@@ -34,10 +35,27 @@ from scipy import special
 
 from ..reference.clopper_pearson import cp_lower, cp_upper
 
-OUTWARD = 2.0**-29
-CHECK = 2.0**-32
-#: |fast bound - reference bound| <= REL_SLACK * bound (outward move plus scipy's inverse error)
-REL_SLACK = 2.0**-27
+def check_margin(N) -> np.ndarray:
+    """CHECK(N) = 2**-38 max(1, sqrt(N / 100)): the relative tail margin of the forward check (F.3).
+
+    Assumption F.3-A is that scipy's forward error is below CHECK(N) / 4; measured against arb, the
+    worst seen was 0.13 CHECK(N) (N ~ 10**3) and 0.03 CHECK(N) at N ~ 10**7.
+    """
+    return 2.0**-38 * np.maximum(1.0, np.sqrt(np.asarray(N, np.float64) / 100.0))
+
+
+def outward_rel(N) -> np.ndarray:
+    """OUTWARD(N) = 4 CHECK(N): how far (relative) a proposal is moved before it is checked."""
+    return 4 * check_margin(N)
+
+
+def rel_slack(N) -> np.ndarray:
+    """REL(N) = 8 CHECK(N): |fast bound - true quantile| <= REL(N) * bound for every kept entry."""
+    return 8 * check_margin(N)
+
+
+#: REL(N) at the largest N of the verified range (an upper bound on rel_slack over the range)
+REL_SLACK = float(rel_slack(10**7))
 #: largest N for which assumption F.3-A was measured
 N_MAX = 10**7
 #: smallest one-sided level t for which assumption F.3-A was measured (2**-664 ~ 1.0e-200; a normal double)
@@ -71,13 +89,14 @@ def lower_bounds(s: np.ndarray, N: np.ndarray, t: np.ndarray) -> tuple[np.ndarra
     An entry outside the verified range of F.3-A is never ok (except the exact s = 0 edge).
     """
     s, N, t = np.broadcast_arrays(np.asarray(s, np.float64), np.asarray(N, np.float64), np.asarray(t, np.float64))
+    chk, out, rel = check_margin(N), outward_rel(N), rel_slack(N)
     with np.errstate(all="ignore"):
         raw = special.betaincinv(np.maximum(s, 1), N - s + 1, t)
-        low = _down(raw * (1 - OUTWARD))
+        low = _down(raw * (1 - out))
         low = np.where(np.isfinite(low), np.clip(low, 0.0, 1.0), 0.0)
         check = special.betainc(np.maximum(s, 1), N - s + 1, low)
-        close = special.betainc(np.maximum(s, 1), N - s + 1, np.minimum(low * (1 + REL_SLACK), 1.0))
-        ok = np.isfinite(raw) & (check <= t * (1 - CHECK)) & (close >= t * (1 + CHECK))
+        close = special.betainc(np.maximum(s, 1), N - s + 1, np.minimum(low * (1 + rel), 1.0))
+        ok = np.isfinite(raw) & (check <= t * (1 - chk)) & (close >= t * (1 + chk))
     ok &= in_verified_range(N, t)
     low = np.where(s == 0, 0.0, low)
     ok = ok | (s == 0)
@@ -87,15 +106,16 @@ def lower_bounds(s: np.ndarray, N: np.ndarray, t: np.ndarray) -> tuple[np.ndarra
 def upper_bounds(s: np.ndarray, N: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Vectorized CP.2 in float64: (bounds, ok); never ok outside F.3-A's range (except s = N)."""
     s, N, t = np.broadcast_arrays(np.asarray(s, np.float64), np.asarray(N, np.float64), np.asarray(t, np.float64))
+    chk, out, rel = check_margin(N), outward_rel(N), rel_slack(N)
     with np.errstate(all="ignore"):
         b = np.maximum(N - s, 1)
         raw = special.betainccinv(s + 1, b, t)
-        up = _up(raw * (1 + OUTWARD))
+        up = _up(raw * (1 + out))
         up = np.where(np.isfinite(up), np.clip(up, 0.0, 1.0), 1.0)
         # Pr[Bin(N, U) <= s] = 1 - I_U(s+1, N-s) = betaincc(s+1, N-s, U)
         check = special.betaincc(s + 1, b, up)
-        close = special.betaincc(s + 1, b, up * (1 - REL_SLACK))
-        ok = np.isfinite(raw) & (check <= t * (1 - CHECK)) & (close >= t * (1 + CHECK))
+        close = special.betaincc(s + 1, b, up * (1 - rel))
+        ok = np.isfinite(raw) & (check <= t * (1 - chk)) & (close >= t * (1 + chk))
     ok &= in_verified_range(N, t)
     up = np.where(s >= N, 1.0, up)
     ok = ok | (s >= N)

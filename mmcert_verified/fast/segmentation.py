@@ -28,7 +28,7 @@ from ..errors import InvalidParameterError
 from ..reference import segmentation as ref
 from ..threat_model import Attack
 from .classify import delta_bounds, log_pn_lower
-from .confidence import REL_SLACK, level_float_down, lower_bounds, upper_bounds
+from .confidence import rel_slack, level_float_down, lower_bounds, upper_bounds
 from .ratios import U
 
 #: alpha* cache: problem key -> {(N_A, N_B): Fraction}, least recently used problems evicted first
@@ -75,7 +75,7 @@ class _Decider:
         else:
             p_b, ok_b = np.zeros_like(p_a), np.ones_like(ok_a)
         # spec F.4's slack, float64 (u = U): the same G_lo / G_hi as the classification engine
-        rel = REL_SLACK + 4 * U
+        rel = float(rel_slack(self.N)) + 4 * U
         g_lo = p_a - p_b - self.two_over_pn - 8 * U
         g_hi = p_a * (1 + rel) - p_b * (1 - rel) + 8 * U
         ok = ok_a & ok_b  # lower/upper_bounds are never ok outside F.3-A's range (tiny or underflowed t)

@@ -18,7 +18,7 @@ An ablated element is written as ``fill`` in every one of its values and,
 when ``mask_channel`` is set (the default), a 0/1 *mask channel* is appended
 along ``channel_dim`` (1 = kept, 0 = ablated), so an ablated element cannot
 be confused with a real element whose values happen to equal ``fill``.  The
-paper's code writes zeros and no mask (see ``FINDINGS.md``); that encoding is
+paper's code writes zeros and no mask (spec/deviations.md); that encoding is
 still available (``Ablation(fill=0.0, mask_channel=False)``) for models
 trained that way.
 """

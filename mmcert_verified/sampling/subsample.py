@@ -10,7 +10,7 @@
 
 Exactly k (clause SAMP.1): every row of a mask has exactly ``k_i`` True
 entries (exactly ``k`` summed over the modalities for the pooled case).  The
-paper's code kept k+1 while certifying with k (``FINDINGS.md``).
+paper's code kept k+1 while certifying with k (spec/deviations.md).
 
 How: one float64 uniform key per element, the ``k`` largest keys kept
 (``topk`` returns k distinct indices, so the count is exact whatever the
