@@ -3,8 +3,8 @@
 The attacker may change at most ``r_i`` basic elements of modality ``i`` (clause S2).  The attacks
 here *modify*: they overwrite ``r_i`` elements of each modality (every value of an element, i.e.
 all its channels) with values inside a box ``[low_i, high_i]``.  Addition and deletion change the
-input's size, which the fixed-shape reference models cannot take; the tiny instances of the
-enumeration oracles (:mod:`mmcert_verified.enumeration`) cover them exhaustively.
+input's size: :mod:`.variable_size` does them for models that take any number of elements (ATK.13);
+the tiny instances of the enumeration oracles (:mod:`mmcert_verified.enumeration`) cover them exhaustively.
 
 * :class:`RandomElementAttack`: ``restarts`` random choices of positions and values; keeps the one
   whose estimated ensemble margin is lowest.
