@@ -128,15 +128,17 @@ class FSFinding:
     inner_bound: Fraction
     cosine_bound: Fraction
     estimate: float
+    inner_estimate: float
     inner_upper: float
     cosine_upper: float
     violation: bool
 
     def to_json(self) -> dict:
-        return {"index": self.index, "eps": str(self.eps), "target": self.target.value, "score_lower": float(self.score_lower),
-                "inner_bound": float(self.inner_bound), "cosine_bound": float(self.cosine_bound),
-                "estimate": self.estimate, "inner_upper": self.inner_upper, "cosine_upper": self.cosine_upper,
-                "violation": self.violation}
+        return {"index": self.index, "eps": str(self.eps), "target": self.target.value,
+                "score_lower": float(self.score_lower), "inner_bound": float(self.inner_bound),
+                "cosine_bound": float(self.cosine_bound), "estimate": self.estimate,
+                "inner_estimate": self.inner_estimate, "inner_upper": self.inner_upper,
+                "cosine_upper": self.cosine_upper, "violation": self.violation}
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,7 @@ class FSHarness:
                 mean_c, norm = float(np.mean(c)), float((total / self.n_eval).norm())
                 violation = u_inner < cert.inner_lower or (cert.cosine_lower > -1 and u_cos < cert.cosine_lower)
                 findings.append(FSFinding(index, e, t, low, cert.inner_lower, cert.cosine_lower, mean_c / norm,
-                                          float(u_inner), float(u_cos), bool(violation)))
+                                          mean_c, float(u_inner), float(u_cos), bool(violation)))
         return FSReport(tuple(findings))
 
 
@@ -255,7 +257,7 @@ class ExactFSHarness:
                     violation = bool(inner < to_arb(cert.inner_lower)) or (
                         cert.cosine_lower > -1 and bool(cos < to_arb(cert.cosine_lower)))
                     findings.append(FSFinding(index, e, t, low, cert.inner_lower, cert.cosine_lower, float(cos.mid()),
-                                              float(inner.upper()), float(cos.upper()), violation))
+                                              float(inner.mid()), float(inner.upper()), float(cos.upper()), violation))
         return FSReport(tuple(findings))
 
 
