@@ -76,7 +76,7 @@ def run_certify(args) -> int:
     result = ref_certify(p["counts"], p["alpha"], p["n"], p["k"], r, p["attack"], p["method"])
     certified = result.certified
     if engine == "fast":
-        from ..fast.classify import certify_decision
+        from ..fast.single import certify_decision
 
         fast = certify_decision(p["counts"], p["alpha"], p["n"], p["k"], r, p["attack"], p["method"],
                                 reference=lambda: result.certified)
@@ -131,7 +131,7 @@ def run_radius(args) -> int:
     ratio = int_list(args.ratio, "--ratio")
     engine = resolve_engine(args.engine)
     if engine == "fast":
-        from ..fast.classify import radius_value
+        from ..fast.single import radius_value
         from ..votes import Votes
 
         value = radius_value(p["counts"], p["alpha"], p["n"], p["k"], ratio, p["attack"], p["method"])

@@ -26,7 +26,6 @@ import torch
 from ..errors import InvalidParameterError
 from ..reference import certify as ref
 from ..threat_model import (
-    Attack,
     Budget,
     Method,
     Setting,
@@ -35,101 +34,12 @@ from ..threat_model import (
     max_radius_multiplier,
     parse_attacks,
 )
-from .confidence import rel_slack, lower_entries, upper_entries
-from .ratios import FLOAT_EXACT_MAX, TABLE_MAX, U, log_comb_lower, log_ratio_table
+from .confidence import lower_entries, rel_slack, upper_entries
+from .delta import delta_along, delta_bounds, log_pn_lower
+from .single import fits_int64
 
 
 # --------------------------------------------------------------------------- Delta
-
-@dataclass(frozen=True)
-class DeltaBounds:
-    """Bounds on Delta = K / P_n per budget (inf where the budget cannot be certified)."""
-
-    lo: np.ndarray
-    hi: np.ndarray
-
-
-def _lists(setting: Setting):
-    """(n, k) of each sub-sampled list: one per modality, or the pooled one."""
-    if setting.method is Method.MMCERT:
-        return list(zip(setting.n, setting.k))
-    return [(sum(setting.n), setting.k[0])]
-
-
-def float_exact(setting: Setting, budgets: np.ndarray) -> bool:
-    """F.2's range: every n - j, n + j the ratio tables touch is an integer exact in float64, and no
-    table is longer than TABLE_MAX (a budget of 10**12 would otherwise allocate terabytes)."""
-    b = np.asarray(budgets)
-    longest = int(b.sum(axis=1).max()) if b.size else 0
-    return sum(setting.n) + longest + 1 < FLOAT_EXACT_MAX and longest < TABLE_MAX
-
-
-def delta_bounds(setting: Setting, budgets: np.ndarray, attacks: Sequence[Attack]) -> DeltaBounds:
-    """Clause F.2/F.4: [Delta_lo, Delta_hi] for each row of ``budgets`` (shape (R, T))."""
-    budgets = np.asarray(budgets, dtype=np.int64)
-    R = budgets.shape[0]
-    if not float_exact(setting, budgets):
-        # F.2's error model needs n + r exact in float64: undecidable here, every row goes to the reference
-        return DeltaBounds(np.full(R, -np.inf), np.full(R, np.inf))
-    log_e = np.zeros(R)
-    log_p = np.zeros(R)
-    err_e = np.zeros(R)
-    err_p = np.zeros(R)
-    invalid = np.zeros(R, dtype=bool)
-
-    def add(dst, dst_err, n, k, r, grow):
-        tab = log_ratio_table(int(n), int(k), int(r.max()) + 1, bool(grow))
-        dst += tab.values[r]
-        dst_err += tab.err[r]
-
-    if setting.method is Method.MMCERT:
-        for i, ((n, k), att) in enumerate(zip(_lists(setting), attacks)):
-            r = budgets[:, i]
-            if att is Attack.ADD:
-                add(log_p, err_p, n, k, r, True)
-            else:
-                invalid |= r > n
-                rc = np.minimum(r, n)
-                add(log_e, err_e, n, k, rc, False)
-                if att is Attack.DELETE:
-                    add(log_p, err_p, n, k, rc, False)
-                    invalid |= (n - r) < k
-    else:
-        (n, k), = _lists(setting)
-        shrink = np.zeros(R, dtype=np.int64)
-        grow = np.zeros(R, dtype=np.int64)
-        for i, att in enumerate(attacks):
-            r = budgets[:, i]
-            if att is Attack.ADD:
-                grow += r
-            else:
-                invalid |= r > setting.n[i]
-                shrink += r
-                if att is Attack.DELETE:
-                    grow -= r
-        invalid |= shrink > n
-        shrink = np.minimum(shrink, n)
-        add(log_e, err_e, n, k, shrink, False)
-        if (grow > 0).any():
-            g = np.maximum(grow, 0)
-            add(log_p, err_p, n, k, g, True)
-        if (grow < 0).any():
-            d = np.maximum(-grow, 0)
-            add(log_p, err_p, n, k, d, False)
-            invalid |= (n - d) < k
-    with np.errstate(over="ignore", invalid="ignore"):
-        re_lo = np.exp(log_e - err_e) * (1 - 2 * U)
-        re_hi = np.exp(log_e + err_e) * (1 + 2 * U)
-        rp_lo = np.exp(log_p - err_p) * (1 - 2 * U)
-        rp_hi = np.exp(log_p + err_p) * (1 + 2 * U)
-        slack = 8 * U * (1 + rp_hi + 2 * re_hi)
-        lo = 1 + rp_lo - 2 * re_hi - slack
-        hi = 1 + rp_hi - 2 * re_lo + slack
-    bad = invalid | ~np.isfinite(lo) | ~np.isfinite(hi)
-    lo = np.where(bad, np.inf, lo)
-    hi = np.where(bad, np.inf, hi)
-    return DeltaBounds(lo, hi)
-
 
 # --------------------------------------------------------------------------- gaps
 
@@ -223,12 +133,6 @@ def gap_bounds(counts: torch.Tensor, alpha: Fraction, log_pn_lower: float, dtype
     return GapBounds(label, lo, hi)
 
 
-def log_pn_lower(setting: Setting) -> float:
-    """A rigorous lower bound on log P_n for the setting's sub-sampled lists (F.4's 2/P_n term)."""
-    lists = _lists(setting)
-    return log_comb_lower(np.array([n for n, _ in lists]), np.array([k for _, k in lists]))
-
-
 # --------------------------------------------------------------------------- public
 
 @dataclass(frozen=True)
@@ -292,28 +196,6 @@ class FastRadii:
     deferred: int
 
 
-def _delta_along(setting: Setting, ratio: tuple[int, ...], attacks, limit: int | None) -> DeltaBounds | None:
-    """Delta bounds for t = 0, 1, ... until certification is impossible (Delta_lo > 1 + 1e-3) or the cap.
-
-    None when the budgets leave F.2's float range (every input then goes to the reference).
-    """
-    length = 64
-    while True:
-        T = length if limit is None else min(length, limit + 1)
-        t = np.arange(T, dtype=np.int64)
-        d = delta_bounds(setting, t[:, None] * np.asarray(ratio, dtype=np.int64)[None, :], attacks)
-        if bool(np.isneginf(d.lo).any()):
-            return None
-        done = (limit is not None and T == limit + 1) or d.lo[-1] > 1 + 1e-3
-        if done:
-            if limit is not None and T == limit + 1:  # t = limit + 1 is impossible: append +inf
-                d = DeltaBounds(np.append(d.lo, np.inf), np.append(d.hi, np.inf))
-            return d
-        length *= 4
-        if length * max(ratio) >= TABLE_MAX:  # longer tables are not built: the reference searches
-            return None
-
-
 def radius_batch(
     counts,
     alpha,
@@ -332,7 +214,7 @@ def radius_batch(
     limit = max_radius_multiplier(setting, ratio, attacks)
     c = check_counts(counts)
     dtype = check_dtype(dtype)
-    d = _delta_along(setting, ratio, attacks, limit)
+    d = delta_along(setting, ratio, attacks, limit)
     g = gap_bounds(c, alpha, log_pn_lower(setting), dtype)
     if d is None:  # outside the float range of F.2: the reference decides every input
         radius = torch.full_like(g.label, -1)
@@ -351,30 +233,3 @@ def radius_batch(
         res = ref.radius(c[b].tolist(), alpha, setting.n, setting.k, ratio, attacks, setting.method)
         radius[b] = -1 if res.radius is None else res.radius
     return FastRadii(g.label, radius.to(torch.int64), len(idx))
-
-
-# --------------------------------------------------------------------------- CLI helpers
-
-def fits_int64(counts) -> bool:
-    """Whether vote counts (and their total) fit the engine's int64 tensors."""
-    return all(0 <= int(c) < 2**62 for c in counts) and sum(int(c) for c in counts) < 2**62
-
-
-def certify_decision(counts, alpha, n, k, r, attack, method, reference: Callable[[], bool] | None = None) -> bool:
-    """One input, one budget (the CLI's --engine fast); ``reference()`` answers a deferral.
-
-    Counts beyond int64 are handed to the reference whole (it works with Python integers)."""
-    if not fits_int64(counts):
-        if reference is not None:
-            return bool(reference())
-        return ref.certify(list(counts), alpha, n, k, r, attack, method).certified
-    ref_pair = None if reference is None else (lambda b, j: reference())
-    return bool(certify_batch([list(counts)], alpha, n, k, [list(r)], attack, method, reference=ref_pair).certified[0, 0])
-
-
-def radius_value(counts, alpha, n, k, ratio, attack, method) -> int | None:
-    """One input's radius (the CLI's --engine fast); None when not certified at t = 0."""
-    if not fits_int64(counts):  # beyond int64: the reference (Python integers) answers
-        return ref.radius(list(counts), alpha, n, k, ratio, attack, method).radius
-    v = int(radius_batch([list(counts)], alpha, n, k, ratio, attack, method).radius[0])
-    return None if v < 0 else v

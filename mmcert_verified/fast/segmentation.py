@@ -26,9 +26,8 @@ import torch
 
 from ..errors import InvalidParameterError
 from ..reference import segmentation as ref
-from ..threat_model import Attack
-from .classify import delta_bounds, log_pn_lower
-from .confidence import rel_slack, level_float_down, lower_bounds, upper_bounds
+from .confidence import level_float_down, lower_bounds, rel_slack, upper_bounds
+from .delta import delta_bounds, log_pn_lower
 from .ratios import U
 
 #: alpha* cache: problem key -> {(N_A, N_B): Fraction}, least recently used problems evicted first

@@ -27,8 +27,8 @@ import torch
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from mmcert_verified.fast.classify import delta_bounds, gap_bounds
-from mmcert_verified.fast.classify import float_exact
+from mmcert_verified.fast.classify import gap_bounds
+from mmcert_verified.fast.delta import delta_bounds, float_exact
 from mmcert_verified.fast.confidence import REL_SLACK, cp_table
 from mmcert_verified.fast.ratios import log_comb_lower, log_ratio_table
 from mmcert_verified.reference import certify as ref
