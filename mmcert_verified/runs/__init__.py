@@ -13,8 +13,10 @@ come from its own seeded stream (clause SAMP.3), so
 
 Modules: :mod:`.config` (the TOML schema, shards), :mod:`.identity` (what
 results depend on), :mod:`.run_file` (format, digests, defensive reading),
-:mod:`.execute` (validate, lock, write), :mod:`.merge`, :mod:`.summary`.
-The guarantees are spec clauses RUN.1-RUN.8 (``spec/clauses.md``).
+:mod:`.execute` (validate, lock, write), :mod:`.merge`, :mod:`.summary`,
+:mod:`.launch` (the shard from torchrun / SLURM variables), :mod:`.distributed`
+(torchrun ranks joined by rank 0).  The guarantees are spec clauses RUN.1-RUN.9
+(``spec/clauses.md``).
 """
 
 from __future__ import annotations

@@ -22,22 +22,42 @@ class MergeSummary:
     inputs: int
 
 
-def merge(out: str | Path, shard_files: Sequence[str | Path]) -> MergeSummary:
-    """Join shard outputs into the file an unsharded run writes (sorted by index).
+def _check_not_being_written(path: Path) -> None:
+    """A shard whose writer still holds its lock (clause RUN.2) is not complete yet: refuse it.
 
-    Refuses to overwrite ``out``; checks the shards come from one run
-    identity, are complete (no cut-off lines) and together hold every input
-    exactly once.  Shards of one identity may differ in what does not change
-    results (the batch size on the CPU, the CUDA device index); the merged
-    header is the first shard's, with ``shard = [0, 1]``.
+    Only looks: an existing ``PATH.lock`` is opened read-only and tested with
+    a non-blocking shared ``flock``; nothing is created or removed.
     """
-    from ..atomic_io import write_atomic
+    import fcntl
+    import os
 
-    out = Path(out)
-    if out.exists():
-        raise InputFileError(f"{out} already exists; refusing to overwrite it")
+    lock = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:  # no lock file (or unreadable): nobody is writing through mmcert run
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        raise InputFileError(f"{path} is still being written (its run holds {lock.name}); "
+                             "merge once every shard has finished") from None
+    finally:
+        os.close(fd)
+
+
+def merged_bytes(shard_files: Sequence[str | Path]) -> bytes:
+    """The file an unsharded run writes, joined from shard files (sorted by index; clause RUN.4).
+
+    Checks the shards come from one run identity, are complete (no cut-off
+    lines, no writer holding their lock) and together hold every input exactly
+    once.  Shards of one identity may differ in what does not change results
+    (the batch size on the CPU, the CUDA device index); the merged header is
+    the first shard's, with ``shard = [0, 1]``.
+    """
     if not shard_files:
         raise InvalidParameterError("no shard files to merge")
+    for p in shard_files:
+        _check_not_being_written(Path(p))
     files = [read_run_file(p) for p in shard_files]
     first = files[0].header
     for path, f in zip(shard_files, files):
@@ -64,9 +84,32 @@ def merge(out: str | Path, shard_files: Sequence[str | Path]) -> MergeSummary:
     certs = {bool(f.header.get("certificates")) for f in files}
     header["certificates"] = certs == {True}
     header = seal_record(header["identity_sha256"], header)
-    data = "".join([dumps(header) + "\n", *(merged[i] + "\n" for i in sorted(merged))]).encode()
+    return "".join([dumps(header) + "\n", *(merged[i] + "\n" for i in sorted(merged))]).encode()
+
+
+def merge(out: str | Path, shard_files: Sequence[str | Path]) -> MergeSummary:
+    """Join shard outputs into the file an unsharded run writes (:func:`merged_bytes`), atomically.
+
+    Refuses to overwrite ``out``.
+    """
+    from ..atomic_io import write_atomic
+
+    out = Path(out)
+    if out.exists():
+        raise InputFileError(f"{out} already exists; refusing to overwrite it")
+    data = merged_bytes(shard_files)
     write_atomic(out, data, replace=False, point="merge")
-    return MergeSummary(str(out), len(files), total)
+    return MergeSummary(str(out), len(shard_files), int(read_run_file(out).header["inputs"]))
 
 
-__all__ = ["MergeSummary", "merge"]
+def glob_shards(pattern: str) -> list[Path]:
+    """The shard files matching a glob pattern (sorted; lock files skipped); none is an error."""
+    import glob
+
+    found = sorted(Path(p) for p in glob.glob(pattern) if not p.endswith(".lock") and Path(p).is_file())
+    if not found:
+        raise InputFileError(f"no files match {pattern!r}")
+    return found
+
+
+__all__ = ["MergeSummary", "glob_shards", "merge", "merged_bytes"]
