@@ -156,11 +156,19 @@ def load_mutations(path: Path = MUTATIONS) -> list[Mutation]:
 
 
 def row_for(mutation: Mutation, rows: list[ClauseRow]) -> ClauseRow | None:
-    """The traceability row a mutation belongs to: its clause equals the row's key or whole label."""
+    """The traceability row a mutation belongs to: its clause equals the row's whole label, or the row's
+    key (first word) when no other row shares that key (rows sharing a key are named by their labels)."""
     for row in rows:
-        if mutation.clause in (row.key, row.label):
+        if mutation.clause == row.label:
             return row
-    return None
+    keyed = [row for row in rows if row.key == mutation.clause]
+    return keyed[0] if len(keyed) == 1 else None
+
+
+def uncovered_rows(rows: list[ClauseRow], mutations: list[Mutation]) -> list[str]:
+    """Labels of the rows that no mutation belongs to (see :func:`row_for`)."""
+    covered = {id(r) for r in (row_for(m, rows) for m in mutations) if r is not None}
+    return [r.label for r in rows if id(r) not in covered]
 
 
 def snippet_problem(mutation: Mutation, root: Path = ROOT) -> str | None:
@@ -330,15 +338,16 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = parse_traceability(TRACEABILITY.read_text(encoding="utf-8"))
     mutations = load_mutations()
+    all_rows = rows  # a mutation's row is found in the whole table (a key may be shared, see row_for)
     if args.clause:
         wants = [w.strip().lower() for w in args.clause.split(",") if w.strip()]
         rows = [r for r in rows if any(r.key.lower() == w or w in r.label.lower() for w in wants)]
-        mutations = [m for m in mutations if row_for(m, rows) is not None]
+        mutations = [m for m in mutations if any(row_for(m, all_rows) is r for r in rows)]
         if not rows:
             print(f"no clause row matches {args.clause!r}", file=sys.stderr)
             return 2
-    uncovered = [r.label for r in rows if not any(m.clause in (r.key, r.label) for m in mutations)]
-    orphans = [m for m in mutations if row_for(m, rows) is None]
+    uncovered = uncovered_rows(rows, mutations)
+    orphans = [m for m in mutations if row_for(m, all_rows) is None]
     if args.sample is not None and args.sample < len(mutations):
         mutations = random.Random(args.seed).sample(mutations, args.sample)
         print(f"sampled {len(mutations)} mutations with seed {args.seed}")
@@ -368,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
 
     def job(m: Mutation) -> Outcome:
-        row = row_for(m, rows)
+        row = row_for(m, all_rows)
         o = run_mutation(m, row.tests if row else (), args.timeout, args.slow, args.logs)
         print(f"  {o.status:8} {m.clause:14} {m.description}  [{o.killed_by}] {o.seconds:.0f} s", flush=True)
         return o

@@ -334,3 +334,23 @@ def test_report_summarises_and_plots_a_run(tmp_path, capsys):
     assert main(["report", str(out), "--out", str(plots), "--force"]) == 0
     text = capsys.readouterr().out
     assert "N = 40, alpha = 0.01, k = (3, 5), attack = modify; 4 of 9 inputs (incomplete" in text
+
+
+def test_summary_counts_only_certified_correct_predictions():
+    from mmcert_verified.runs.run_file import RunFile
+    from mmcert_verified.runs.summary import summarize_file
+
+    header = {"config": {"task": "classification", "budgets": [{"r": [1, 0], "attack": "modify"},
+                                                               {"r": [2, 0], "attack": "modify"}]}}
+    records = [  # (certified per budget, prediction, label)
+        ([True, False], 0, 0),  # certified and correct at r = (1, 0) only
+        ([True, True], 1, 2),  # certified but wrong: never counts
+        ([False, False], 1, 1),  # correct but not certified
+        ([True, True], 2, None),  # no label: not counted as correct
+    ]
+    lines = {i: json.dumps({"index": i, "certified": c, "prediction": p, "label": y})
+             for i, (c, p, y) in enumerate(records)}
+    summary = summarize_file(RunFile(header, lines, 0, False))
+    # paper Eq. 15: the fraction of the inputs that are certified with the correct prediction, by hand
+    assert [e["certified_accuracy"] for e in summary] == [1 / 4, 0.0]
+    assert [e["inputs"] for e in summary] == [4, 4]

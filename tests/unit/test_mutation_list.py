@@ -34,13 +34,13 @@ MUTATIONS = mc.load_mutations(ROOT / "spec" / "mutations.toml")
 def test_table_parses_into_rows_with_tests():
     # the table has one row per clause group (31 when this test was written; more may be added)
     assert len(ROWS) >= 31
-    assert len({r.key for r in ROWS}) == len(ROWS), "clause ids (first words) must be unique"
+    assert len({r.label for r in ROWS}) == len(ROWS), "clause labels (first cells) must be unique"
     empty = [r.label for r in ROWS if not r.tests]
     assert not empty, f"clause rows citing no tests: {empty}"
 
 
 def test_every_clause_row_has_a_mutation():
-    uncovered = [r.label for r in ROWS if not any(m.clause in (r.key, r.label) for m in MUTATIONS)]
+    uncovered = mc.uncovered_rows(ROWS, MUTATIONS)
     assert not uncovered, f"clause rows without a mutation in spec/mutations.toml: {uncovered}"
 
 
@@ -98,3 +98,21 @@ def test_judge_reads_pytest_outcomes():
     assert mc.judge(2, "ERROR tests/unit/x.py - ImportError")[0] == "broken"  # the mutant does not import
     assert mc.judge(99, "MUTATION-GUARD: mmcert_verified imported from /elsewhere")[0] == "broken"
     assert mc.judge(None, "")[0] == "killed"  # a hang
+
+
+def test_a_shared_clause_id_names_no_row():
+    # two rows with one clause id (first word): a mutation must name its row by the whole label, and a
+    # mutation naming only the shared id belongs to neither row (so it covers neither)
+    text = (
+        "| clause | functions | tests |\n|---|---|---|\n"
+        "| X1 core | `f` | `tests/a.py` |\n"
+        "| X1 CLI | `g` | `tests/b.py` |\n"
+        "| Y2 other | `h` | `tests/c.py` |\n"
+    )
+    rows = mc.parse_traceability(text)
+    by_id = mc.Mutation("X1", "f.py", "a", "b", "names the shared id")
+    by_label = mc.Mutation("X1 CLI", "g.py", "a", "b", "names the CLI row")
+    by_key = mc.Mutation("Y2", "h.py", "a", "b", "names a unique id")
+    assert mc.row_for(by_id, rows) is None
+    assert mc.row_for(by_label, rows) is rows[1] and mc.row_for(by_key, rows) is rows[2]
+    assert mc.uncovered_rows(rows, [by_id, by_label, by_key]) == ["X1 core"]
