@@ -335,6 +335,20 @@ def _radius(result: Certification, inp: ClassificationInputs, claimed: Any) -> R
     return RadiusResult(result.label, confirmed, ratio, result.budget.attack, result.bounds, limit)
 
 
+def recorded_rule(doc: dict) -> str:
+    """The bound method a classification certificate records (``claims.alpha_split.rule``, clause CP.5).
+
+    A certificate written before the methods were pluggable records ``bonferroni`` (CP.4), the only
+    method then; one without the field is read as ``bonferroni`` too.  An unknown name is an
+    :class:`InvalidParameterError` (the certificate does not define a certification).
+    """
+    from .bounds.rules import bound_rule
+
+    split = doc.get("claims", {}).get("alpha_split")
+    name = split.get("rule", "bonferroni") if isinstance(split, dict) else "bonferroni"
+    return bound_rule(name).name.value
+
+
 #: marks "no claimed radius to confirm"
 _UNSET = object()
 
@@ -346,7 +360,7 @@ def _audit_classification(loaded: LoadedCertificate) -> _Outcome:
     _check_mass_size(t.method, t.n, t.k, t.r, t.attack)
     checks = ["structure", "digest", "reference"]
     try:
-        result = certify(inp.counts, t.alpha, t.n, t.k, t.r, t.attack, t.method)
+        result = certify(inp.counts, t.alpha, t.n, t.k, t.r, t.attack, t.method, recorded_rule(loaded.doc))
         rad = None
         if inp.radius_ratio is not None:
             rad = _radius(result, inp, loaded.doc["claims"].get("largest_certified"))
@@ -369,7 +383,8 @@ def _audit_classification(loaded: LoadedCertificate) -> _Outcome:
     verdict = "CERTIFIED" if result.certified else "NOT certified"
     summary = (
         f"classification, label {result.label} {verdict} against r={list(t.r)} "
-        f"({', '.join(a.value for a in t.attack)}; {t.method.value}, N={result.votes.total}, alpha={t.alpha_text}); "
+        f"({', '.join(a.value for a in t.attack)}; {t.method.value}, N={result.votes.total}, alpha={t.alpha_text}"
+        f"{'' if result.bounds.rule == 'bonferroni' else ', bound ' + result.bounds.rule}); "
         f"Theorem 1 gap {margin}"
     )
     if rad is not None:

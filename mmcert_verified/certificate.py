@@ -341,6 +341,13 @@ def classification_inputs(result: Certification, alpha_text: str, ratio: Sequenc
     }
 
 
+def bound_rule(name):
+    """The bound method recorded as ``alpha_split.rule`` (clauses CP.4-CP.7)."""
+    from .bounds.rules import bound_rule as lookup
+
+    return lookup(name)
+
+
 def classification_claims(result: Certification, radius: RadiusResult | None) -> dict:
     """The ``claims`` section: every value the reference engine derives from the inputs.
 
@@ -352,7 +359,7 @@ def classification_claims(result: Certification, radius: RadiusResult | None) ->
     claims = {
         "N": result.votes.total,
         "C": result.votes.classes,
-        "alpha_split": {"rule": "bonferroni", "parts": result.votes.classes, "level": exact_text(b.level)},
+        "alpha_split": bound_rule(b.rule).alpha_split(result.alpha, result.votes.classes),
         "label": b.label,
         "runner_up": b.runner_up,
         "p_a_lower": exact_text(b.p_a_lower),
@@ -422,7 +429,7 @@ def radius_along_budget(result: Certification) -> RadiusResult | None:
     try:
         return reference_radius(
             result.votes.counts, result.alpha, result.setting.n, result.setting.k, ratio,
-            result.budget.attack, result.method,
+            result.budget.attack, result.method, result.bounds.rule,
         )
     except InvalidParameterError:
         return None

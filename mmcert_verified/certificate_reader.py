@@ -342,10 +342,12 @@ def _classification(doc: dict) -> ClassificationInputs:
     )
     _int(claims["N"], cw / "N", 0, MAX_VOTES * MAX_CLASSES)
     _int(claims["C"], cw / "C", 0, MAX_CLASSES)
-    split = _obj(claims["alpha_split"], cw / "alpha_split", {"rule", "parts", "level"})
+    split = _obj(claims["alpha_split"], cw / "alpha_split", {"rule", "parts", "level"}, {"level_b"})
     _str(split["rule"], cw / "alpha_split" / "rule", re.compile(r"^[a-z-]{1,32}$"))
     _int(split["parts"], cw / "alpha_split" / "parts", 0, MAX_CLASSES)
     _str(split["level"], cw / "alpha_split" / "level", _FRACTION_TEXT, limit=MAX_STRING)
+    if "level_b" in split:
+        _str(split["level_b"], cw / "alpha_split" / "level_b", _FRACTION_TEXT, limit=MAX_STRING)
     _int(claims["label"], cw / "label", 0, MAX_CLASSES)
     _opt(_int)(claims["runner_up"], cw / "runner_up", 0, MAX_CLASSES)
     _str(claims["p_a_lower"], cw / "p_a_lower", _DECIMAL, limit=MAX_STRING)

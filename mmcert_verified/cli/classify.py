@@ -28,7 +28,17 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=[m.value for m in Method], default=Method.MMCERT.value)
     p.add_argument("--engine", choices=_engine_choices(), default=None,
                    help="default: the best engine available (fast, which defers to reference near thresholds)")
+    add_bound_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def add_bound_argument(p: argparse.ArgumentParser) -> None:
+    """``--bound``: the confidence-bound method (spec CP.4-CP.7), fixed before the votes are seen (CP.5)."""
+    from ..bounds.rules import BoundName
+
+    p.add_argument("--bound", choices=[b.value for b in BoundName], default=BoundName.BONFERRONI.value,
+                   help="how votes become p_A/p_B bounds: bonferroni (the paper's, alpha/C each), complement "
+                        "(p_A at alpha/2, p_B = 1 - p_A), combined (union bound); default bonferroni")
 
 
 def register(sub) -> None:
@@ -50,7 +60,7 @@ def _parse(args) -> dict:
     k = int_list(args.k, "--k")
     alpha = probability(args.alpha, "--alpha")
     attack = parse_attacks(args.attack, len(n))
-    return dict(counts=counts, n=n, k=k, alpha=alpha, attack=attack, method=Method(args.method))
+    return dict(counts=counts, n=n, k=k, alpha=alpha, attack=attack, method=Method(args.method), bound=args.bound)
 
 
 def resolve_engine(name: str | None) -> str:
@@ -73,13 +83,24 @@ def run_certify(args) -> int:
     if args.out and Path(args.out).exists():
         raise InputFileError(f"--out {args.out} already exists; refusing to overwrite it")
     # one exact result per call: its bounds and gap are printed, and stdout and --out both carry it
-    result = ref_certify(p["counts"], p["alpha"], p["n"], p["k"], r, p["attack"], p["method"])
+    result = ref_certify(p["counts"], p["alpha"], p["n"], p["k"], r, p["attack"], p["method"], p["bound"])
     certified = result.certified
-    if engine == "fast":
+    from ..fast.single import fits_int64
+
+    if engine == "fast" and p["bound"] != "bonferroni" and not fits_int64(p["counts"]):
+        fast = certified  # beyond int64 the fast engine hands the input to the reference whole (F.4)
+    elif engine == "fast" and p["bound"] != "bonferroni":  # the batched engine carries every bound method
+        from ..fast.classify import certify_batch
+
+        fast = bool(certify_batch([list(p["counts"])], p["alpha"], p["n"], p["k"], [list(r)], p["attack"],
+                                  p["method"], reference=lambda b, j: result.certified,
+                                  bound=p["bound"]).certified[0, 0])
+    elif engine == "fast":
         from ..fast.single import certify_decision
 
         fast = certify_decision(p["counts"], p["alpha"], p["n"], p["k"], r, p["attack"], p["method"],
                                 reference=lambda: result.certified)
+    if engine == "fast":
         if fast != certified:  # spec F.1: cannot happen; refuse to answer rather than print two answers
             raise EngineDisagreementError(
                 f"the fast engine decided {fast} where the exact reference decides {certified}"
@@ -93,11 +114,15 @@ def run_certify(args) -> int:
         print(json.dumps(doc))
     else:
         verdict = "CERTIFIED" if certified else "NOT certified"
+        if doc["bound"] == "bonferroni":
+            split = f"each bound at alpha/C = {doc['level']}"
+        else:
+            split = f"bound {doc['bound']}: p_A at {doc['level']}"
         print(
             f"label {doc['label']} ({doc['method']}): {verdict} against r = {list(r)} "
             f"({', '.join(a.value for a in result.budget.attack)})\n"
             f"  p_A lower = {doc['p_a_lower']}\n  p_B upper = {doc['p_b_upper']}\n"
-            f"  alpha = {args.alpha} (each bound at alpha/C = {doc['level']})"
+            f"  alpha = {args.alpha} ({split})"
         )
     return 0
 
@@ -114,6 +139,7 @@ def certify_json(result, alpha_text: str, engine: str, certified: bool) -> dict:
         "C": result.votes.classes,
         "alpha": str(alpha_text),
         "level": decimal_string(b.level),
+        "bound": b.rule,
         "n": list(result.setting.n),
         "k": list(result.setting.k),
         "r": list(result.budget.r),
@@ -130,14 +156,22 @@ def run_radius(args) -> int:
     p = _parse(args)
     ratio = int_list(args.ratio, "--ratio")
     engine = resolve_engine(args.engine)
-    if engine == "fast":
+    from ..fast.single import fits_int64
+
+    if engine == "fast" and p["bound"] != "bonferroni" and fits_int64(p["counts"]):
+        from ..fast.classify import radius_batch
+
+        fr = radius_batch([list(p["counts"])], p["alpha"], p["n"], p["k"], ratio, p["attack"], p["method"],
+                          bound=p["bound"])
+        value, label = (None if int(fr.radius[0]) < 0 else int(fr.radius[0])), int(fr.label[0])
+    elif engine == "fast":
         from ..fast.single import radius_value
         from ..votes import Votes
 
         value = radius_value(p["counts"], p["alpha"], p["n"], p["k"], ratio, p["attack"], p["method"])
         label = Votes(p["counts"]).label
     else:
-        res = ref_radius(p["counts"], p["alpha"], p["n"], p["k"], ratio, p["attack"], p["method"])
+        res = ref_radius(p["counts"], p["alpha"], p["n"], p["k"], ratio, p["attack"], p["method"], p["bound"])
         value, label = res.radius, res.label
     doc = {
         "method": p["method"].value,
@@ -150,6 +184,7 @@ def run_radius(args) -> int:
         "n": list(p["n"]),
         "k": list(p["k"]),
         "attack": [a.value for a in p["attack"]],
+        "bound": p["bound"],
         "certified_budget": None if value is None else [value * c for c in ratio],
     }
     if args.json:

@@ -30,11 +30,12 @@ from .theorem1 import SubsampleMasses, Theorem1Decision, decide
 
 @dataclass(frozen=True)
 class LabelBounds:
-    """Clause CP.4: simultaneous bounds on the top two label probabilities.
+    """Clauses CP.4-CP.7: bounds on the top two label probabilities from one bound method.
 
-    Each bound is one-sided at level alpha / C (Bonferroni over the C labels),
-    so with probability >= 1 - alpha: p_A >= p_a_lower and p_l <= p_b_upper for
-    every l != A.
+    ``bonferroni`` (CP.4, the default): each bound one-sided at level alpha / C, so with probability
+    >= 1 - alpha: p_A >= p_a_lower and p_l <= p_b_upper for every l != A.  ``complement`` (CP.6) and
+    ``combined`` (CP.7) take p_A at ``level`` and p_B from 1 - p_A (and a per-label bound at
+    ``level_b``).  ``level`` is always p_A's one-sided level.
     """
 
     label: int
@@ -42,6 +43,10 @@ class LabelBounds:
     p_a_lower: Fraction
     p_b_upper: Fraction
     level: Fraction
+    #: the bound method (clause CP.5: fixed before the votes are seen)
+    rule: str = "bonferroni"
+    #: the per-label upper bound's level (equal to ``level`` for bonferroni; None when unused)
+    level_b: Fraction | None = None
 
 
 def alpha_fraction(alpha) -> Fraction:
@@ -62,17 +67,30 @@ def alpha_fraction(alpha) -> Fraction:
     return value
 
 
-def label_bounds(votes: Votes, alpha) -> LabelBounds:
-    """Clause CP.4: p_A lower and p_B upper, each at one-sided level alpha / C."""
-    level = alpha_fraction(alpha) / votes.classes
+def label_bounds(votes: Votes, alpha, bound="bonferroni") -> LabelBounds:
+    """Clauses CP.4-CP.7: p_A lower and p_B upper by the bound method ``bound`` (default CP.4).
+
+    ``bonferroni``: each at one-sided level alpha / C (exactly as before the methods were pluggable).
+    """
+    from ..bounds.rules import BoundName, bound_rule
+
+    rule = bound_rule(bound)
+    alpha = alpha_fraction(alpha)
     n = votes.total
-    return LabelBounds(
-        label=votes.label,
-        runner_up=votes.runner_up,
-        p_a_lower=cp_lower(votes.n_a, n, level),
-        p_b_upper=cp_upper(votes.n_b, n, level) if votes.classes > 1 else Fraction(0),
-        level=level,
-    )
+    if rule.name is BoundName.BONFERRONI:  # CP.4, computed as it always was
+        level = alpha / votes.classes
+        return LabelBounds(
+            label=votes.label,
+            runner_up=votes.runner_up,
+            p_a_lower=cp_lower(votes.n_a, n, level),
+            p_b_upper=cp_upper(votes.n_b, n, level) if votes.classes > 1 else Fraction(0),
+            level=level,
+            rule=rule.name.value,
+            level_b=level if votes.classes > 1 else None,
+        )
+    ex = rule.exact(votes.n_a, votes.n_b, n, votes.classes, alpha)
+    return LabelBounds(votes.label, votes.runner_up, ex.p_a_lower, ex.p_b_upper, ex.level_a,
+                       rule.name.value, ex.level_b)
 
 
 @dataclass(frozen=True)
@@ -105,19 +123,21 @@ def certify(
     r: Sequence[int],
     attack: str | Sequence[str] = "modify",
     method: Method | str = Method.MMCERT,
+    bound="bonferroni",
 ) -> Certification:
     """Certify the ensemble's label for one input against budget r (clause T1).
 
     Guarantee: with probability at least 1 - alpha over the N sub-samples that
     produced ``counts``, if ``certified`` is True then the ensemble's label
     (A = argmax of the counts) is the same for every attacked input in
-    S(M, R), R = r with the given attack per modality.
+    S(M, R), R = r with the given attack per modality.  ``bound`` names the bound method
+    (clauses CP.4-CP.7; fixed before the votes are seen, CP.5).
     """
     votes = Votes(tuple(counts))
     setting = Setting(tuple(n), tuple(k), Method(method))
     budget = Budget(tuple(r), parse_attacks(attack, len(tuple(r))))
     sizes = attacked_sizes(setting, budget)
-    bounds = label_bounds(votes, alpha)
+    bounds = label_bounds(votes, alpha, bound)
     masses = SubsampleMasses.of(sizes)
     decision = decide(bounds.p_a_lower, bounds.p_b_upper, masses)
     return Certification(
@@ -152,6 +172,7 @@ def radius(
     ratio: Sequence[int],
     attack: str | Sequence[str] = "modify",
     method: Method | str = Method.MMCERT,
+    bound="bonferroni",
 ) -> RadiusResult:
     """Clause R1: the largest integer t >= 0 such that r = (t*c_1, ..., t*c_T) is certified.
 
@@ -163,7 +184,7 @@ def radius(
     setting = Setting(tuple(n), tuple(k), Method(method))
     ratio = budget_ratio(ratio, setting.modalities)
     attacks = parse_attacks(attack, setting.modalities)
-    bounds = label_bounds(votes, alpha)
+    bounds = label_bounds(votes, alpha, bound)
     limit = max_radius_multiplier(setting, ratio, attacks)
 
     def ok(t: int) -> bool:
