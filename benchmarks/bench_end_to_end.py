@@ -28,6 +28,15 @@ in-process ``execute`` (``warm``: imports done, caches filled), each against
 batch x the run's batches).  ``startup`` is the import of the run machinery in a
 fresh interpreter.  Overhead = (end-to-end - raw) / raw.
 
+``--overhead`` prints the table issue 15 asks for: per reference model
+(``--overhead-configs``) and per N (``--n``, default 100 1000 10000), for one
+input, ``raw`` = the model's forward passes alone on already encoded
+batches (N / batch_size passes, best of 3), ``votes`` = ``Certifier.votes``
+(sampling + forward + counting), ``certify`` = the run's engine at every
+budget of the config from those votes, each ``cold`` (a fresh Certifier and
+the first certification at that N in this process) and ``warm`` (the same
+again); overhead = (votes [+ certify] - raw) / raw.
+
 Timing: best of ``--repeat`` runs after a warm-up (the minimum is the least
 noisy estimate on a shared machine); CUDA work is synchronised before the
 clock is read.  Threads: torch's default unless ``--threads`` is given.
@@ -199,6 +208,67 @@ def cold_row(path: Path, device: torch.device, inputs: int | None, workdir: Path
                 first=first, warm=warm)
 
 
+def overhead_rows(path: Path, ns: list[int], device: torch.device, batch: int | None) -> list[dict]:
+    """Cold / warm votes and certification of one input against its raw forward time (module docstring)."""
+    from mmcert_verified.certifier import Certifier, ClassificationTable, default_segmentation_engine
+
+    config = load_config(path).with_overrides(device=str(device))
+    if batch:
+        config = config.with_overrides(batch_size=batch)
+    model = config.model.build().to(device).eval()
+    dataset = config.data.build()
+    inputs, label = dataset[0]
+    x = tuple(torch.as_tensor(t).to(device) for t in inputs)
+    rows = []
+    for n in ns:
+        cfg = config.with_overrides(n_samples=n)
+        sizes = [min(cfg.batch_size, n - d) for d in range(0, n, cfg.batch_size)]
+        gen = torch.Generator(device=device).manual_seed(0)
+        raw = 0.0
+        with torch.inference_mode():
+            for b in sorted(set(sizes)):
+                enc = cfg.plan.sample(x, gen, b)
+                raw += best_time(lambda: model(*enc), 3, device) * sizes.count(b)
+        out = dict(config=path.stem, N=n, raw=raw)
+        for phase in ("cold", "warm"):
+            t0 = time.perf_counter()
+            cert = Certifier(model, cfg.plan, cfg.task, cfg.classes, n_samples=n, batch_size=cfg.batch_size,
+                             seed=cfg.seed, device=device)
+            counts = cert.votes(x, 0)
+            _sync(device)
+            t1 = time.perf_counter()
+            if cfg.task.value == "classification":
+                ClassificationTable(cfg.plan, cfg.budgets, cfg.ratios, cfg.alpha).certify(counts)
+            else:
+                lab = np.asarray(torch.as_tensor(label).cpu())
+                certify_segmentation_counts(counts, cfg.alpha, cfg.plan, cfg.budgets, labels=lab,
+                                            engine=default_segmentation_engine())
+            t2 = time.perf_counter()
+            out[phase] = (t1 - t0, t2 - t1)
+        rows.append(out)
+    return rows
+
+
+def overhead_table(args, device: torch.device, root: Path) -> None:
+    print()
+    header = (f"{'config':<12} {'N':>6} {'raw fwd':>9} {'votes c/w':>15} {'certify c/w':>15} "
+              f"{'votes ovh c/w':>15} {'e2e ovh c/w':>17}")
+    print(header)
+    print("-" * len(header))
+    for name in args.overhead_configs:
+        for r in overhead_rows(root / f"{name}.toml", args.n, device, args.overhead_batch):
+            (vc, cc), (vw, cw) = r["cold"], r["warm"]
+            raw = r["raw"]
+
+            def pct(v):
+                return f"{100 * (v - raw) / raw:.1f}%"
+
+            print(f"{r['config']:<12} {r['N']:>6} {raw:>8.3f}s {vc:>6.3f}/{vw:.3f}s {cc:>6.3f}/{cw:.3f}s "
+                  f"{pct(vc):>7}/{pct(vw):<7} {pct(vc + cc):>8}/{pct(vw + cw):<8}", flush=True)
+    print("one input; raw fwd = forward passes alone; votes = sampling + forward + counting; certify = every budget"
+          " of the config; c/w = cold/warm; ovh = (time - raw) / raw, e2e = votes + certify")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
@@ -210,12 +280,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold-only", action="store_true", help="only the cold/warm end-to-end table")
     parser.add_argument("--cold-configs", nargs="+", default=["av_mmcert", "road_mmcert"])
     parser.add_argument("--inputs", type=int, help="cold table: certify only this many inputs (default: the config's)")
+    parser.add_argument("--overhead", action="store_true", help="the issue-15 table: overhead over raw forward at --n")
+    parser.add_argument("--overhead-only", action="store_true", help="only that table")
+    parser.add_argument("--overhead-configs", nargs="+", default=["av_mmcert", "road_mmcert"])
+    parser.add_argument("--n", type=int, nargs="+", default=[100, 1000, 10000])
+    parser.add_argument("--overhead-batch", type=int, help="batch size for that table (default: the config's)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     root = Path(__file__).resolve().parents[1] / "reference_models"
     print(f"device {device} ({torch.get_num_threads()} CPU threads), torch {torch.__version__}")
+    if args.overhead or args.overhead_only:
+        overhead_table(args, device, root)
+        if args.overhead_only:
+            return 0
     if not args.cold_only:
         per_batch_table(args, device, root)
     if args.cold or args.cold_only:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -265,6 +265,18 @@ def certify_segmentation_counts(
 
 # --------------------------------------------------------------------------- the certifier
 
+#: ``autocast`` names accepted for the model call (votes stay exact integer counts of its argmax)
+AUTOCAST_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _autocast_dtype(name: str | None) -> torch.dtype | None:
+    if name in (None, "", "none"):
+        return None
+    if name not in AUTOCAST_DTYPES:
+        raise InvalidParameterError(f"autocast must be one of none, {', '.join(AUTOCAST_DTYPES)}; got {name!r}")
+    return AUTOCAST_DTYPES[name]
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:300] if text else ""
@@ -301,6 +313,16 @@ class Certifier:
     model is moved there.  Votes of input ``index`` are a function of
     (``seed``, ``index``, ``n_samples``, the model, the device) only -- and on
     the CPU not of ``batch_size`` either (clause SAMP.3).
+
+    Throughput options (all off by default; the default path is the one
+    whose votes earlier runs recorded): ``pack_inputs`` fills a forward batch
+    with the sub-samples of several inputs when N <= batch_size
+    (:meth:`stream_votes`; the random streams are unchanged); ``autocast``
+    (``"bfloat16"`` / ``"float16"``) runs the model under ``torch.autocast``
+    and ``compile_model`` through ``torch.compile`` -- both may change the
+    model's scores, hence votes, so a run records them in its identity; the
+    votes are exact integer counts of the argmax either way.  Inputs reach a
+    CUDA device through pinned memory.
     """
 
     def __init__(
@@ -315,6 +337,9 @@ class Certifier:
         seed: int = 0,
         device: torch.device | str = "cpu",
         progress: bool = False,
+        pack_inputs: bool = False,
+        autocast: str | None = None,
+        compile_model: bool = False,
     ) -> None:
         if int(n_samples) < 1:
             raise InvalidParameterError(f"N must be at least 1, got {n_samples}")
@@ -331,6 +356,26 @@ class Certifier:
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         self.progress = progress
+        self.pack_inputs = bool(pack_inputs)
+        self.autocast = _autocast_dtype(autocast)
+        self._call = torch.compile(self.model) if compile_model else self.model
+
+    def _forward(self, batch: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The model on one encoded batch (under autocast when asked; clause V1 counts its argmax)."""
+        if self.autocast is None:
+            return self._call(*batch)
+        with torch.autocast(self.device.type, dtype=self.autocast):
+            return self._call(*batch)
+
+    def _to_device(self, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """The input's tensors on the model's device; from the CPU to CUDA through pinned memory."""
+        out = []
+        for x in inputs:
+            x = torch.as_tensor(x)
+            if self.device.type == "cuda" and x.device.type == "cpu":
+                x = x.pin_memory().to(self.device, non_blocking=True)
+            out.append(x.to(self.device))
+        return tuple(out)
 
     def _spatial(self, logits: torch.Tensor) -> tuple[int, ...]:
         if self.task is Task.CLASSIFICATION:
@@ -347,13 +392,13 @@ class Certifier:
         """
         self.plan.check_input(inputs)
         rows = min(self.batch_size, self.n_samples) if rows is None else int(rows)
-        inputs = tuple(torch.as_tensor(x).to(self.device) for x in inputs)
+        inputs = self._to_device(inputs)
         generator = torch.Generator(device=self.device).manual_seed(0)
         with torch.inference_mode():
             batch = self.plan.sample(inputs, generator, rows)
             where = f"a trial batch of {rows} sub-samples"
             try:
-                logits = self.model(*batch)
+                logits = self._forward(batch)
             except Exception as exc:
                 raise model_error(exc, batch, where, first=True, batch_size=rows) from exc
             spatial = self._spatial(logits) if isinstance(logits, torch.Tensor) else ()
@@ -369,7 +414,7 @@ class Certifier:
         Shape ``(C,)`` for classification, ``(C, *spatial)`` for segmentation.
         """
         self.plan.check_input(inputs)
-        inputs = tuple(torch.as_tensor(x).to(self.device) for x in inputs)
+        inputs = self._to_device(inputs)
         generator = input_generator(self.seed, index, self.device)
         counter: VoteCounter | None = None
         done = 0
@@ -385,7 +430,7 @@ class Certifier:
                 batch = self.plan.sample(inputs, generator, b)
                 where = f"input {index}, vote batch {batch_no} (sub-samples {done}..{done + b - 1})"
                 try:
-                    logits = self.model(*batch)
+                    logits = self._forward(batch)
                 except Exception as exc:  # the user's model: any failure is reported, never a traceback
                     raise model_error(exc, batch, where, first=not done, batch_size=self.batch_size) from exc
                 if counter is None:
@@ -402,6 +447,65 @@ class Certifier:
             bar.close()
         assert counter is not None
         return counter.counts()
+
+    def packs(self) -> int:
+        """How many inputs share one forward batch: ``batch_size // N`` with ``pack_inputs`` when N fits, else 1."""
+        if not self.pack_inputs or self.n_samples > self.batch_size:
+            return 1
+        return self.batch_size // self.n_samples
+
+    def stream_votes(self, items: Iterable[tuple[int, Sequence[torch.Tensor]]]) -> Iterator[tuple[int, np.ndarray]]:
+        """``(index, counts)`` for every ``(index, inputs)``, in order: :meth:`votes` of each input.
+
+        Cross-input batching (``pack_inputs`` and N <= batch_size): the
+        sub-samples of :meth:`packs` inputs fill one forward batch.  Each
+        input's keep masks are still drawn from its own generator in one call
+        of N rows -- exactly the draws :meth:`votes` makes -- so the masks and
+        the encoded rows are bit-identical; only the model sees them in a
+        larger batch (the assumption clause SAMP.3 already makes on the CPU,
+        where votes do not depend on the batch size).
+        """
+        group = self.packs()
+        if group == 1:
+            for index, inputs in items:
+                yield index, self.votes(inputs, index)
+            return
+        pending: list[tuple[int, Sequence[torch.Tensor]]] = []
+        for item in items:
+            pending.append(item)
+            if len(pending) == group:
+                yield from self._packed_votes(pending)
+                pending = []
+        if pending:
+            yield from self._packed_votes(pending)
+
+    def _packed_votes(self, items: list[tuple[int, Sequence[torch.Tensor]]]) -> list[tuple[int, np.ndarray]]:
+        n = self.n_samples
+        where = f"inputs {', '.join(str(i) for i, _ in items)} (one packed batch of {len(items)} x {n} sub-samples)"
+        with torch.inference_mode():
+            parts = []
+            for index, inputs in items:
+                self.plan.check_input(inputs)
+                generator = input_generator(self.seed, index, self.device)
+                parts.append(self.plan.sample(self._to_device(inputs), generator, n))
+            batch = tuple(torch.cat([part[m] for part in parts]) for m in range(len(self.plan.modalities)))
+            try:
+                logits = self._forward(batch)
+            except Exception as exc:
+                raise model_error(exc, batch, where, first=True, batch_size=self.batch_size) from exc
+            if not isinstance(logits, torch.Tensor) or logits.dim() < 1 or logits.shape[0] != n * len(items):
+                rows = logits.shape[0] if isinstance(logits, torch.Tensor) and logits.dim() else None
+                raise InvalidParameterError(f"{where}: the model returned {rows} rows for a batch of "
+                                            f"{n * len(items)} sub-samples: each would not get its vote")
+            out = []
+            for j, (index, _) in enumerate(items):
+                counter = VoteCounter(self.classes, self._spatial(logits), self.device)
+                try:
+                    counter.add_logits(logits[j * n:(j + 1) * n], rows=n)
+                except InvalidParameterError as exc:
+                    raise InvalidParameterError(f"input {index} ({where}): {exc}") from None
+                out.append((index, counter.counts()))
+        return out
 
     def certify(
         self,

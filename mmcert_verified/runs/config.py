@@ -16,6 +16,7 @@ Config (TOML)::
     [certify]
     method = "mmcert"; k = [2, 4]; N = 100; alpha = "0.001"
     batch_size = 100; seed = 0; device = "cpu"; engine = "auto"
+    pack_inputs = false; autocast = "none"; compile = false   # throughput, opt-in
     [budgets]
     attack = "modify"                    # or one per modality
     r = [[0, 0], [1, 1]]                 # explicit budgets, and/or
@@ -59,7 +60,8 @@ class Engine(str, enum.Enum):
 TOP_KEYS = ("task", "classes", "model", "data", "modalities", "certify", "budgets")
 FACTORY_KEYS = ("factory", "kwargs")
 MODALITY_KEYS = ("name", "shape", "element_dims", "channel_dim", "fill", "mask_channel")
-CERTIFY_KEYS = ("method", "k", "N", "alpha", "batch_size", "seed", "device", "engine")
+CERTIFY_KEYS = ("method", "k", "N", "alpha", "batch_size", "seed", "device", "engine", "pack_inputs", "autocast",
+                "compile")
 BUDGET_KEYS = ("attack", "r", "ratios", "steps")
 _SECTION_OF = {
     **{k: "[certify]" for k in CERTIFY_KEYS},
@@ -174,6 +176,14 @@ class RunConfig:
     budgets: tuple[Budget, ...]
     #: the budget directions (``[budgets] ratios``); each result line carries the radius along each
     ratios: tuple[tuple[int, ...], ...] = ()
+    #: throughput options (``Certifier``): several inputs per forward batch, autocast dtype, torch.compile
+    pack_inputs: bool = False
+    autocast: str = "none"
+    compile: bool = False
+
+    def certifier_options(self) -> dict:
+        """The keyword arguments :class:`~mmcert_verified.certifier.Certifier` takes for the throughput options."""
+        return {"pack_inputs": self.pack_inputs, "autocast": self.autocast, "compile_model": self.compile}
 
     def canonical(self) -> dict:
         """The config as plain JSON data, as written (the run file's header records it)."""
@@ -193,6 +203,10 @@ class RunConfig:
                 "method": self.plan.method.value, "k": list(self.plan.k), "N": self.n_samples,
                 "alpha": self.alpha, "batch_size": self.batch_size, "seed": self.seed,
                 "device": self.device, "engine": self.engine.value,
+                # throughput options only when set: configs without them keep their identity (RUN.6)
+                **({"pack_inputs": True} if self.pack_inputs else {}),
+                **({"autocast": self.autocast} if self.autocast != "none" else {}),
+                **({"compile": True} if self.compile else {}),
             },
             "budgets": budgets_json(self.budgets),
             "ratios": [list(r) for r in self.ratios],
@@ -341,10 +355,19 @@ def parse_config(doc: dict, base_dir: str | Path = ".", where: str = "config") -
         if not isinstance(device, str):
             raise InvalidParameterError(f"{w}: 'device' must be a string such as \"cpu\" or \"cuda\"")
         budgets, ratios = _budgets(_need(doc, "budgets", where, dict), len(mods), f"{where} [budgets]")
+        flags = {}
+        for key in ("pack_inputs", "compile"):
+            value = cert.get(key, False)
+            if not isinstance(value, bool):
+                raise InvalidParameterError(f"{w}: '{key}' must be true or false, got {value!r}")
+            flags[key] = value
+        autocast = cert.get("autocast", "none")
+        if autocast not in ("none", "bfloat16", "float16"):
+            raise InvalidParameterError(f"{w}: 'autocast' must be \"none\", \"bfloat16\" or \"float16\", got {autocast!r}")
         return RunConfig(
             task, classes, factories[0], factories[1], plan, n_samples,
             _alpha_text(_need(cert, "alpha", w, (str, float, int)), w), batch, seed,
-            device, engine, budgets, ratios,
+            device, engine, budgets, ratios, flags["pack_inputs"], autocast, flags["compile"],
         )
     except InvalidParameterError:
         raise

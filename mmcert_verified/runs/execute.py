@@ -88,6 +88,11 @@ def prepare(config: RunConfig, dataset=None, model=None) -> PreparedRun:
     from ..threat_model import attacked_sizes
 
     runtime = resolve_device(config.device)
+    if config.pack_inputs and runtime.device_type != "cpu":
+        raise InvalidParameterError(
+            f"pack_inputs is CPU-only for now: on {runtime.device_type} the votes may depend on which inputs share "
+            "a batch, and a resumed run groups them differently (clause RUN.3); raise batch_size instead"
+        )
     setting = config.plan.setting
     for b in config.budgets:
         try:
@@ -108,7 +113,8 @@ def prepare(config: RunConfig, dataset=None, model=None) -> PreparedRun:
     inputs, label = _item(dataset, 0, config)
     try:
         certifier = Certifier(model, config.plan, config.task, config.classes, n_samples=config.n_samples,
-                              batch_size=config.batch_size, seed=config.seed, device=runtime.device)
+                              batch_size=config.batch_size, seed=config.seed, device=runtime.device,
+                              **config.certifier_options())
     except MMCertError:
         raise
     except Exception as exc:  # moving the model to the device
@@ -286,15 +292,23 @@ def certify_records(
     certifier = Certifier(
         prepared.model, config.plan, config.task, config.classes, n_samples=config.n_samples,
         batch_size=config.batch_size, seed=config.seed, device=prepared.runtime.device,
+        **config.certifier_options(),
     )
     model_sha = prepared.identity["model_sha256"]
     if config.task is Task.CLASSIFICATION:
         table = ClassificationTable(config.plan, config.budgets, config.ratios, config.alpha)
     else:
         engine = _engine(config)
-    for index in indices:
-        inputs, label = _item(dataset, index, config)
-        counts = certifier.votes(inputs, index)
+    labels_of: dict[int, Any] = {}
+
+    def items():
+        for index in indices:
+            inputs, label = _item(dataset, index, config)
+            labels_of[index] = (inputs, label)
+            yield index, inputs
+
+    for index, counts in certifier.stream_votes(items()):
+        inputs, label = labels_of.pop(index)
         if config.task is Task.CLASSIFICATION:
             _check_label(label, config, (), index)
             prediction, certified, radii = table.certify(counts)
@@ -345,7 +359,8 @@ def repair_certificates(prepared: PreparedRun, records: Sequence[dict], director
         else:
             certifier = certifier or Certifier(
                 prepared.model, config.plan, config.task, config.classes, n_samples=config.n_samples,
-                batch_size=config.batch_size, seed=config.seed, device=prepared.runtime.device)
+                batch_size=config.batch_size, seed=config.seed, device=prepared.runtime.device,
+                **config.certifier_options())
             counts, labels = certifier.votes(inputs, index), _labels_array(label)
         write_input_certificates(config, index, counts, labels, inputs, Path(directory),
                                  prepared.identity["model_sha256"])
