@@ -11,7 +11,7 @@ replacement, a one-line description) this script
    from the main tree; a guard plugin stops the run unless ``mmcert_verified`` and
    ``reference_models`` are imported from the scratch copy), as
    ``python -m pytest -x -q -p no:cacheprovider --hypothesis-seed=0 -m "not slow"`` with
-   ``HYPOTHESIS_PROFILE=dev`` (``--slow`` also runs tests marked slow);
+   ``HYPOTHESIS_PROFILE=dev`` without the shrink phase (``--slow`` also runs tests marked slow);
 3. records *killed* (a cited test failed, and passes on an unmutated copy: the first one is named),
    *survived* (all passed), or
    *broken* (the snippet is missing or ambiguous, the mutated module does not import, or the run
@@ -66,6 +66,15 @@ _SCRATCH = os.path.realpath(os.environ["MUTATION_SCRATCH"])
 def pytest_configure(config):
     import mmcert_verified
     import reference_models
+    from hypothesis import Phase, settings
+
+    # a failing Hypothesis test is reported without shrinking (tests/conftest.py, an initial conftest, has
+    # loaded its profile by now; the test modules, whose @settings copy it, are imported later): shrinking
+    # never changes whether a test fails, only how long it takes (minutes on the differential tests)
+    current = settings.default
+    settings.register_profile("mutation-check", parent=current,
+                              phases=tuple(p for p in current.phases if p is not Phase.shrink))
+    settings.load_profile("mutation-check")
 
     for mod in (mmcert_verified, reference_models):
         where = os.path.realpath(mod.__file__)
@@ -214,7 +223,8 @@ def make_scratch() -> Path:
     return scratch
 
 
-_FAILED = re.compile(r"^(FAILED|ERROR) (\S+)", re.MULTILINE)
+#: "FAILED path::name[params] - message": a parametrized id may contain spaces, so it runs to its "]"
+_FAILED = re.compile(r"^(FAILED|ERROR) ([^\s\[]+(?:\[.*?\])?)", re.MULTILINE)
 
 
 def run_tests(scratch: Path, tests: tuple[str, ...], timeout: int, slow: bool = False) -> tuple[int | None, str]:

@@ -354,3 +354,22 @@ def test_summary_counts_only_certified_correct_predictions():
     # paper Eq. 15: the fraction of the inputs that are certified with the correct prediction, by hand
     assert [e["certified_accuracy"] for e in summary] == [1 / 4, 0.0]
     assert [e["inputs"] for e in summary] == [4, 4]
+
+
+def test_run_radii_follow_each_ratio_in_its_modality_order():
+    # the run's radius search (certifier.ClassificationTable) against the reference engine's (clause R1),
+    # at counts strong enough to certify, along two ratios that give different radii
+    from mmcert_verified.certifier import ClassificationTable
+    from mmcert_verified.reference.certify import radius
+    from mmcert_verified.sampling.modality import Modality
+    from mmcert_verified.sampling.plan import SamplingPlan
+    from mmcert_verified.threat_model import Budget
+
+    plan = SamplingPlan((Modality.sequence("a", 1, 12), Modality.sequence("b", 1, 30)), (3, 5))
+    ratios = ((1, 2), (2, 1))
+    counts = (100_000, 10, 0)
+    table = ClassificationTable(plan, [Budget((0, 0), "modify")], ratios, alpha="0.001")
+    _, _, radii = table.certify(counts)
+    expected = [radius(counts, "0.001", (12, 30), (3, 5), ratio, "modify").radius for ratio in ratios]
+    assert list(radii) == expected
+    assert expected[0] != expected[1]  # the two directions differ, so the order of a ratio matters here

@@ -142,3 +142,27 @@ def test_half_space_worst_case_is_exactly_the_bound():
         ib = enc.inner_ball(x, np.array([0.5, 0.25]))
         assert not (ib < to_arb(b.inner_lower))
         assert endpoint_fraction(ib.upper()) - b.inner_lower < Fraction(1, 10**25)
+
+
+@pytest.mark.parametrize("enc, x", [
+    (HalfSpaceEncoder((0.6, -0.8, 0.3), 0.2, (0.0, 1.0, 0.0), 0.5), [0.1, 0.4, -0.3]),
+    (SignVectorEncoder(3, 0.5), [0.2, -0.4, 0.1, 0.7]),
+    (SlabEncoder((1.0, 0.0, 0.0), 0.6, (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), 0.5), [0.3, 0.1, -0.2]),
+], ids=["half-space", "sign-vector", "slab"])
+def test_closed_forms_are_the_gaussian_means_of_the_features(enc, x):
+    """F(x) = E f(x + delta): the closed form (torch) against a Monte Carlo mean, and its ball against it."""
+    x = torch.tensor(x, dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    n = 40000
+    noisy = x + enc.sigma * torch.randn((n, x.numel()), generator=g, dtype=torch.float64)
+    mc = enc.feature(noisy).mean(0)
+    closed = enc.smoothed(x.unsqueeze(0))[0]
+    # closeness: each coordinate of f lies in [-1, 1], so its mean's standard error is <= 1/sqrt(n) = 0.005;
+    # 0.03 is 6 standard errors (false failure probability < 1e-8 per coordinate; the draw is seeded)
+    assert float((mc - closed).abs().max()) < 0.03
+    with working_precision(160):
+        ball = enc.smoothed_ball(x.numpy())
+        # the ball arithmetic and the float64 closed form agree to float rounding (1e-12 of a value <= 1)
+        assert len(ball) == closed.numel()
+        for b, c in zip(ball, closed.tolist()):
+            assert abs(float(b.mid()) - c) <= 1e-12 + float(b.rad())

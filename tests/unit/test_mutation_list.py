@@ -95,6 +95,8 @@ def test_judge_reads_pytest_outcomes():
     assert mc.judge(0, "3 passed")[0] == "survived"
     out = "F\nFAILED tests/unit/x.py::test_y - AssertionError\n1 failed in 0.1s"
     assert mc.judge(1, out) == ("killed", "tests/unit/x.py::test_y")
+    spaced = "FAILED tests/e2e/t.py::test_z[env4-None-both torchrun and SLURM] - AssertionError: x\n1 failed"
+    assert mc.judge(1, spaced) == ("killed", "tests/e2e/t.py::test_z[env4-None-both torchrun and SLURM]")
     assert mc.judge(2, "ERROR tests/unit/x.py - ImportError")[0] == "broken"  # the mutant does not import
     assert mc.judge(99, "MUTATION-GUARD: mmcert_verified imported from /elsewhere")[0] == "broken"
     assert mc.judge(None, "")[0] == "killed"  # a hang
