@@ -34,7 +34,7 @@ from ..threat_model import (
     max_radius_multiplier,
     parse_attacks,
 )
-from .confidence import lower_entries, rel_slack, upper_entries
+from .confidence import lower_entries, upper_entries
 from .delta import delta_along, delta_bounds, log_pn_lower
 from .single import fits_int64
 
@@ -94,8 +94,19 @@ def check_counts(counts) -> torch.Tensor:
     return c.to(torch.int64)
 
 
-def gap_bounds(counts: torch.Tensor, alpha: Fraction, log_pn_lower: float, dtype=torch.float64) -> GapBounds:
-    """Clause F.3/F.4: [G_lo, G_hi] per input (counts: (B, C) int64 on any device)."""
+def gap_bounds(
+    counts: torch.Tensor, alpha: Fraction, log_pn_lower: float, dtype=torch.float64, bound="bonferroni"
+) -> GapBounds:
+    """Clause F.3/F.4: [G_lo, G_hi] per input (counts: (B, C) int64 on any device).
+
+    ``bound`` is the bound method (clauses CP.4-CP.7): p_A's float entries are taken at its level_a, the
+    per-label upper entries (if it has them) at its level_b, and p_B is bracketed in [p_b_lo, p_b_hi]
+    around the reference's exact p_B (1 - p_A rounded outward where the method uses it).  For
+    ``bonferroni`` p_b_hi = p_B and p_b_lo = p_B (1 - REL): the same arithmetic as before the seam.
+    """
+    from ..bounds.rules import bound_rule
+
+    rule = bound_rule(bound)
     device = counts.device
     B, C = counts.shape
     totals = counts.sum(dim=1)
@@ -108,28 +119,39 @@ def gap_bounds(counts: torch.Tensor, alpha: Fraction, log_pn_lower: float, dtype
         n_b = masked.max(dim=1).values
     else:
         n_b = torch.zeros_like(n_a)
-    level = alpha / C
+    level = rule.level_a(alpha, C)
+    level_b = rule.level_b(alpha, C) if C > 1 else None
     p_a = torch.empty(B, dtype=dtype, device=device)
     p_b = torch.empty(B, dtype=dtype, device=device)
+    rel_a = torch.zeros(B, dtype=dtype, device=device)
+    p_b_hi = torch.ones(B, dtype=dtype, device=device)  # >= the reference's exact p_B
+    p_b_lo = torch.ones(B, dtype=dtype, device=device)  # <= the reference's exact p_B
     for N in torch.unique(totals).tolist():
         sel = totals == N
         # only the distinct counts this batch needs cross to the host (F.3); cast outward to the dtype
         ua, ia = torch.unique(n_a[sel], return_inverse=True)
-        low = outward(lower_entries(int(N), level, ua.cpu().numpy()), dtype, True, device)
-        p_a[sel] = low[ia]
-        if C > 1:
+        low, rl = lower_entries(int(N), level, ua.cpu().numpy(), with_rel=True)
+        p_a[sel] = outward(low, dtype, True, device)[ia]
+        rel_a[sel] = outward(rl, dtype, False, device)[ia]
+        if C > 1 and level_b is not None:
             ub, ib = torch.unique(n_b[sel], return_inverse=True)
-            up = outward(upper_entries(int(N), level, ub.cpu().numpy()), dtype, False, device)
-            p_b[sel] = up[ib]
-        else:
-            p_b[sel] = 0.0
+            up, ru = upper_entries(int(N), level_b, ub.cpu().numpy(), with_rel=True)
+            p_b_hi[sel] = outward(up, dtype, False, device)[ib]
+            p_b_lo[sel] = p_b_hi[sel] * (1 - outward(ru, dtype, False, device)[ib])
+    u = unit_roundoff(dtype)
+    if C == 1:
+        p_b_hi.zero_()
+        p_b_lo.zero_()
+    elif rule.complement:
+        # exact p_A in [p_a, p_a (1 + rel_a)], so 1 - p_A in [1 - p_a (1 + rel_a), 1 - p_a] (+-2u rounding)
+        p_b_hi = torch.minimum(p_b_hi, 1 - p_a + 2 * u)
+        p_b_lo = torch.minimum(p_b_lo, 1 - p_a * (1 + rel_a) - 2 * u)
+    p_b = p_b_hi
     two_over_pn = 2.0 * float(np.exp(-log_pn_lower)) if log_pn_lower < 700 else 0.0
     # in the working dtype: the cast of the table moved each bound by <= 2u (outward), the arithmetic
-    # below adds <= 4u absolute (bounds lie in [0, 1]); the relative slack covers both casts (F.3/F.4)
-    u = unit_roundoff(dtype)
-    rel = float(rel_slack(int(totals.max()) if B else 1)) + 4 * u  # REL(N) grows with N: the largest N
+    # below adds <= 4u absolute (bounds lie in [0, 1]); each entry's own rel (F.3) grows by 4u for the casts
     lo = p_a - p_b - two_over_pn - 8 * u
-    hi = p_a * (1 + rel) - p_b * (1 - rel) + 8 * u
+    hi = p_a * (1 + rel_a + 4 * u) - p_b_lo * (1 - 4 * u) + 8 * u
     return GapBounds(label, lo, hi)
 
 
@@ -154,6 +176,7 @@ def certify_batch(
     method="mmcert",
     dtype=torch.float64,
     reference: Callable[[int, int], bool] | None = None,
+    bound="bonferroni",
 ) -> FastDecisions:
     """Clause F.1: Theorem 1 decisions for every (input, budget) pair, equal to the reference's.
 
@@ -170,7 +193,7 @@ def certify_batch(
     c = check_counts(counts)
     d = delta_bounds(setting, bud, attacks)
     dtype = check_dtype(dtype)
-    g = gap_bounds(c, alpha, log_pn_lower(setting), dtype)
+    g = gap_bounds(c, alpha, log_pn_lower(setting), dtype, bound)
     dlo = outward(d.lo, dtype, True, c.device)
     dhi = outward(d.hi, dtype, False, c.device)
     yes = g.lo[:, None] > dhi[None, :]
@@ -182,7 +205,8 @@ def certify_batch(
         if reference is not None:
             certified[b, j] = bool(reference(b, j))
         else:
-            res = ref.certify(c[b].tolist(), alpha, setting.n, setting.k, bud[j].tolist(), attacks, setting.method)
+            res = ref.certify(c[b].tolist(), alpha, setting.n, setting.k, bud[j].tolist(), attacks, setting.method,
+                              bound)
             certified[b, j] = res.certified
     return FastDecisions(g.label, certified, len(idx))
 
@@ -205,6 +229,7 @@ def radius_batch(
     attack="modify",
     method="mmcert",
     dtype=torch.float64,
+    bound="bonferroni",
 ) -> FastRadii:
     """Clause R1 batched: the largest t with r = t*ratio certified, per input; equals the reference's."""
     alpha = ref.alpha_fraction(alpha)
@@ -215,7 +240,7 @@ def radius_batch(
     c = check_counts(counts)
     dtype = check_dtype(dtype)
     d = delta_along(setting, ratio, attacks, limit)
-    g = gap_bounds(c, alpha, log_pn_lower(setting), dtype)
+    g = gap_bounds(c, alpha, log_pn_lower(setting), dtype, bound)
     if d is None:  # outside the float range of F.2: the reference decides every input
         radius = torch.full_like(g.label, -1)
         unsure = torch.ones_like(g.label, dtype=torch.bool)
@@ -230,6 +255,6 @@ def radius_batch(
         unsure = t_no != t_sure + 1
     idx = torch.nonzero(unsure)[:, 0].tolist() if bool(unsure.any()) else []
     for b in idx:
-        res = ref.radius(c[b].tolist(), alpha, setting.n, setting.k, ratio, attacks, setting.method)
+        res = ref.radius(c[b].tolist(), alpha, setting.n, setting.k, ratio, attacks, setting.method, bound)
         radius[b] = -1 if res.radius is None else res.radius
     return FastRadii(g.label, radius.to(torch.int64), len(idx))

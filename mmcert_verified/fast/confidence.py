@@ -54,8 +54,6 @@ def rel_slack(N) -> np.ndarray:
     return 8 * check_margin(N)
 
 
-#: REL(N) at the largest N of the verified range (an upper bound on rel_slack over the range)
-REL_SLACK = float(rel_slack(10**7))
 #: largest N for which assumption F.3-A was measured
 N_MAX = 10**7
 #: smallest one-sided level t for which assumption F.3-A was measured (2**-664 ~ 1.0e-200; a normal double)
@@ -83,43 +81,97 @@ def in_verified_range(N, t) -> np.ndarray:
     return (np.asarray(N, np.float64) <= N_MAX) & (np.asarray(t, np.float64) >= LEVEL_MIN)
 
 
-def lower_bounds(s: np.ndarray, N: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorized CP.1 in float64: (bounds, ok) where ok marks entries that passed the check.
+#: per-entry closeness: never claimed tighter than 2**-48 (float64 products carry u = 2**-53) nor looser than
+#: 2**-26 relative (spec F.3)
+REL_MIN = 2.0**-48
+REL_MAX = 2.0**-26
+#: every entry is within this of the true quantile (the largest per-entry rel)
+REL_SLACK = REL_MAX
+#: closeness claimed for an entry taken from the reference (40-digit decimals, verified; rounded outward)
+REL_REFERENCE = 1e-30
 
-    An entry outside the verified range of F.3-A is never ok (except the exact s = 0 edge).
-    """
-    s, N, t = np.broadcast_arrays(np.asarray(s, np.float64), np.asarray(N, np.float64), np.asarray(t, np.float64))
-    chk, out, rel = check_margin(N), outward_rel(N), rel_slack(N)
+
+def _sensitivity(a: np.ndarray, b: np.ndarray, x: np.ndarray, t: np.ndarray, upper: bool) -> np.ndarray:
+    """|d log tail / d log x| at x, about x Beta(a, b)-pdf(x) / t: how much the tail moves per relative
+    move of x (an estimate that only chooses how far to move; the checks decide)."""
     with np.errstate(all="ignore"):
-        raw = special.betaincinv(np.maximum(s, 1), N - s + 1, t)
+        logpdf = (a - 1) * np.log(x) + (b - 1) * np.log1p(-x) - special.betaln(a, b)
+        sens = np.exp(np.log(x) + logpdf - np.log(t))
+    return np.where(np.isfinite(sens) & (sens > 0), sens, 1.0)
+
+
+def _moves(chk: np.ndarray, sens: np.ndarray, adaptive: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(OUTWARD, REL) per entry: relative moves of x with tail effect ~4 CHECK (adaptive) or 4 CHECK x-relative."""
+    if adaptive:
+        rel = np.clip(8 * chk / np.maximum(sens, 1.0), REL_MIN, REL_MAX)
+    else:
+        rel = np.minimum(8 * chk, REL_MAX)
+    return rel / 2, rel
+
+
+def _lower_try(s, N, t, chk, adaptive: bool):
+    a, b = np.maximum(s, 1), N - s + 1
+    with np.errstate(all="ignore"):
+        raw = special.betaincinv(a, b, t)
+        out, rel = _moves(chk, _sensitivity(a, b, raw, t, False), adaptive)
         low = _down(raw * (1 - out))
         low = np.where(np.isfinite(low), np.clip(low, 0.0, 1.0), 0.0)
-        check = special.betainc(np.maximum(s, 1), N - s + 1, low)
-        close = special.betainc(np.maximum(s, 1), N - s + 1, np.minimum(low * (1 + rel), 1.0))
+        check = special.betainc(a, b, low)
+        close = special.betainc(a, b, np.minimum(low * (1 + rel), 1.0))
         ok = np.isfinite(raw) & (check <= t * (1 - chk)) & (close >= t * (1 + chk))
-    ok &= in_verified_range(N, t)
-    low = np.where(s == 0, 0.0, low)
-    ok = ok | (s == 0)
-    return low, ok
+    return raw, low, ok, rel
 
 
-def upper_bounds(s: np.ndarray, N: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorized CP.2 in float64: (bounds, ok); never ok outside F.3-A's range (except s = N)."""
-    s, N, t = np.broadcast_arrays(np.asarray(s, np.float64), np.asarray(N, np.float64), np.asarray(t, np.float64))
-    chk, out, rel = check_margin(N), outward_rel(N), rel_slack(N)
+def _upper_try(s, N, t, chk, adaptive: bool):
+    a, b = s + 1, np.maximum(N - s, 1)
     with np.errstate(all="ignore"):
-        b = np.maximum(N - s, 1)
-        raw = special.betainccinv(s + 1, b, t)
+        raw = special.betainccinv(a, b, t)
+        out, rel = _moves(chk, _sensitivity(a, b, raw, t, True), adaptive)
         up = _up(raw * (1 + out))
         up = np.where(np.isfinite(up), np.clip(up, 0.0, 1.0), 1.0)
         # Pr[Bin(N, U) <= s] = 1 - I_U(s+1, N-s) = betaincc(s+1, N-s, U)
-        check = special.betaincc(s + 1, b, up)
-        close = special.betaincc(s + 1, b, up * (1 - rel))
+        check = special.betaincc(a, b, up)
+        close = special.betaincc(a, b, up * (1 - rel))
         ok = np.isfinite(raw) & (check <= t * (1 - chk)) & (close >= t * (1 + chk))
+    return raw, up, ok, rel
+
+
+def _checked(attempt, s, N, t):
+    """Try the adaptive move first, then the conservative one for the entries that failed its checks."""
+    chk = check_margin(N)
+    raw, val, ok, rel = attempt(s, N, t, chk, True)
+    if not ok.all():
+        raw2, val2, ok2, rel2 = attempt(s, N, t, chk, False)
+        redo = ~ok & ok2
+        raw, val, ok, rel = (np.where(redo, raw2, raw), np.where(redo, val2, val), ok | ok2,
+                             np.where(redo, rel2, rel))
+    return raw, val, ok, rel
+
+
+def lower_bounds(s: np.ndarray, N: np.ndarray, t: np.ndarray, with_rel: bool = False):
+    """Vectorized CP.1 in float64: (bounds, ok[, rel]) where ok marks entries that passed the check.
+
+    A kept entry L satisfies L <= the true quantile and L >= q / (1 + rel) (spec F.3).  An entry
+    outside the verified range of F.3-A is never ok (except the exact s = 0 edge, rel 0).
+    """
+    s, N, t = np.broadcast_arrays(np.asarray(s, np.float64), np.asarray(N, np.float64), np.asarray(t, np.float64))
+    raw, low, ok, rel = _checked(_lower_try, s, N, t)
+    ok &= in_verified_range(N, t)
+    low = np.where(s == 0, 0.0, low)
+    ok = ok | (s == 0)
+    rel = np.where(s == 0, 0.0, rel)
+    return (low, ok, rel) if with_rel else (low, ok)
+
+
+def upper_bounds(s: np.ndarray, N: np.ndarray, t: np.ndarray, with_rel: bool = False):
+    """Vectorized CP.2 in float64: (bounds, ok[, rel]); U >= the true quantile, U <= q / (1 - rel)."""
+    s, N, t = np.broadcast_arrays(np.asarray(s, np.float64), np.asarray(N, np.float64), np.asarray(t, np.float64))
+    raw, up, ok, rel = _checked(_upper_try, s, N, t)
     ok &= in_verified_range(N, t)
     up = np.where(s >= N, 1.0, up)
     ok = ok | (s >= N)
-    return up, ok
+    rel = np.where(s >= N, 0.0, rel)
+    return (up, ok, rel) if with_rel else (up, ok)
 
 
 def outward_float(value: Fraction, down: bool) -> float:
@@ -170,7 +222,7 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def _entries(N: int, level: Fraction, s: np.ndarray, lower: bool) -> np.ndarray:
+def _entries(N: int, level: Fraction, s: np.ndarray, lower: bool) -> tuple[np.ndarray, np.ndarray]:
     s = np.asarray(s, dtype=np.int64)
     uniq, inverse = np.unique(s, return_inverse=True)
     memo = _CACHE.get((int(N), level, lower))
@@ -178,27 +230,33 @@ def _entries(N: int, level: Fraction, s: np.ndarray, lower: bool) -> np.ndarray:
     if todo:
         t = level_float_down(level)
         arr = np.array(todo, dtype=np.float64)
-        vals, ok = (lower_bounds if lower else upper_bounds)(arr, np.float64(N), np.float64(t))
+        vals, ok, rel = (lower_bounds if lower else upper_bounds)(arr, np.float64(N), np.float64(t), with_rel=True)
         for i, si in enumerate(todo):
             if ok[i]:
-                memo[si] = float(vals[i])
+                memo[si] = (float(vals[i]), float(rel[i]))
             elif lower:
-                memo[si] = outward_float(cp_lower(si, int(N), level), down=True)
+                memo[si] = (outward_float(cp_lower(si, int(N), level), down=True), REL_REFERENCE)
             else:
-                memo[si] = outward_float(cp_upper(si, int(N), level), down=False)
+                memo[si] = (outward_float(cp_upper(si, int(N), level), down=False), REL_REFERENCE)
         _CACHE.added(len(todo))
-    out = np.array([memo[int(x)] for x in uniq], dtype=np.float64)
-    return out[inverse.reshape(-1)].reshape(s.shape)
+    got = [memo[int(x)] for x in uniq]
+    idx = inverse.reshape(-1)
+    values = np.array([v for v, _ in got], dtype=np.float64)[idx].reshape(s.shape)
+    rels = np.array([r for _, r in got], dtype=np.float64)[idx].reshape(s.shape)
+    return values, rels
 
 
-def lower_entries(N: int, level: Fraction, s) -> np.ndarray:
-    """Clause F.3: float64 lower bounds for counts ``s``: each <= cp_lower(s, N, level), within REL_SLACK."""
-    return _entries(N, Fraction(level), s, True)
+def lower_entries(N: int, level: Fraction, s, with_rel: bool = False):
+    """Clause F.3: float64 lower bounds for counts ``s``: each <= cp_lower(s, N, level), and within its
+    rel (returned with ``with_rel``) of the true quantile."""
+    values, rels = _entries(N, Fraction(level), s, True)
+    return (values, rels) if with_rel else values
 
 
-def upper_entries(N: int, level: Fraction, s) -> np.ndarray:
-    """Clause F.3: float64 upper bounds for counts ``s``: each >= cp_upper(s, N, level), within REL_SLACK."""
-    return _entries(N, Fraction(level), s, False)
+def upper_entries(N: int, level: Fraction, s, with_rel: bool = False):
+    """Clause F.3: float64 upper bounds for counts ``s``: each >= cp_upper(s, N, level), within its rel."""
+    values, rels = _entries(N, Fraction(level), s, False)
+    return (values, rels) if with_rel else values
 
 
 def cp_table(N: int, level: Fraction) -> tuple[np.ndarray, np.ndarray]:

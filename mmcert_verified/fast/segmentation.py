@@ -26,7 +26,7 @@ import torch
 
 from ..errors import InvalidParameterError
 from ..reference import segmentation as ref
-from .confidence import level_float_down, lower_bounds, rel_slack, upper_bounds
+from .confidence import level_float_down, lower_bounds, upper_bounds
 from .delta import delta_bounds, log_pn_lower
 from .ratios import U
 
@@ -68,15 +68,14 @@ class _Decider:
     def decide(self, n_a: np.ndarray, n_b: np.ndarray, levels: Sequence[Fraction]) -> tuple[np.ndarray, np.ndarray]:
         """(surely certified, surely not certified) per pair at overall level levels[i]."""
         t = np.array([level_float_down(lv / self.C) for lv in levels], dtype=np.float64)
-        p_a, ok_a = lower_bounds(n_a, self.N, t)
+        p_a, ok_a, rel_a = lower_bounds(n_a, self.N, t, with_rel=True)
         if self.C > 1:
-            p_b, ok_b = upper_bounds(n_b, self.N, t)
+            p_b, ok_b, rel_b = upper_bounds(n_b, self.N, t, with_rel=True)
         else:
-            p_b, ok_b = np.zeros_like(p_a), np.ones_like(ok_a)
+            p_b, ok_b, rel_b = np.zeros_like(p_a), np.ones_like(ok_a), np.zeros_like(p_a)
         # spec F.4's slack, float64 (u = U): the same G_lo / G_hi as the classification engine
-        rel = float(rel_slack(self.N)) + 4 * U
         g_lo = p_a - p_b - self.two_over_pn - 8 * U
-        g_hi = p_a * (1 + rel) - p_b * (1 - rel) + 8 * U
+        g_hi = p_a * (1 + rel_a + 4 * U) - p_b * (1 - rel_b - 4 * U) + 8 * U
         ok = ok_a & ok_b  # lower/upper_bounds are never ok outside F.3-A's range (tiny or underflowed t)
         return ok & (g_lo > self.dhi), ok & (g_hi <= self.dlo)
 

@@ -18,7 +18,7 @@ import numpy as np
 from ..reference import certify as ref
 from ..threat_model import Budget, Method, Setting, attacked_sizes, budget_ratio, max_radius_multiplier, parse_attacks
 from ..votes import Votes
-from .confidence import lower_entries, rel_slack, upper_entries
+from .confidence import lower_entries, upper_entries
 from .delta import delta_along, delta_bounds, log_pn_lower
 from .ratios import U
 
@@ -41,12 +41,16 @@ def gap_interval(votes: Votes, alpha: Fraction, log_pn_lo: float) -> GapInterval
     """F.4's G_lo, G_hi in float64 (u = 2**-53): the same formulas as ``classify.gap_bounds``."""
     N, C = votes.total, votes.classes
     level = alpha / C
-    p_a = float(lower_entries(N, level, [votes.n_a])[0])
-    p_b = float(upper_entries(N, level, [votes.n_b])[0]) if C > 1 else 0.0
+    low, rel_a = lower_entries(N, level, [votes.n_a], with_rel=True)
+    p_a, rel_a = float(low[0]), float(rel_a[0])
+    if C > 1:
+        up, rel_b = upper_entries(N, level, [votes.n_b], with_rel=True)
+        p_b, rel_b = float(up[0]), float(rel_b[0])
+    else:
+        p_b, rel_b = 0.0, 0.0
     two_over_pn = 2.0 * float(np.exp(-log_pn_lo)) if log_pn_lo < 700 else 0.0
-    rel = float(rel_slack(N)) + 4 * U
     lo = p_a - p_b - two_over_pn - 8 * U
-    hi = p_a * (1 + rel) - p_b * (1 - rel) + 8 * U
+    hi = p_a * (1 + rel_a + 4 * U) - p_b * (1 - rel_b - 4 * U) + 8 * U
     return GapInterval(votes.label, lo, hi)
 
 
