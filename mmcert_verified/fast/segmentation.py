@@ -51,8 +51,8 @@ def cache_pairs() -> int:
     return sum(len(m) for m in _CACHE.values())
 
 
-def _problem_key(N: int, C: int, prob: ref.SegmentationProblem) -> tuple:
-    return (N, C, prob.alpha, prob.setting, prob.budget)
+def _problem_key(N: int, C: int, prob: ref.SegmentationProblem, floor) -> tuple:
+    return (N, C, prob.alpha, prob.setting, prob.budget, floor)
 
 
 class _Decider:
@@ -79,32 +79,62 @@ class _Decider:
         ok = ok_a & ok_b  # lower/upper_bounds are never ok outside F.3-A's range (tiny or underflowed t)
         return ok & (g_lo > self.dhi), ok & (g_hi <= self.dlo)
 
-    def float_root(self, n_a: np.ndarray, n_b: np.ndarray, log_hi: float) -> np.ndarray:
-        """Float estimate of alpha* per pair: bisection on log(alpha) of the midpoint gap."""
+    def _gap(self, n_a: np.ndarray, n_b: np.ndarray, log_alpha: np.ndarray) -> np.ndarray:
+        """Float gap p_A - p_B - Delta_mid at overall level exp(log_alpha) (scipy; a guide, not a decision)."""
         from scipy import special
 
-        lo = np.full(n_a.shape, -745.0)
-        hi = np.full(n_a.shape, log_hi)
-        dmid = 0.5 * (self.dlo + self.dhi)
         N, C = self.N, self.C
-        for _ in range(64):
-            mid = 0.5 * (lo + hi)
-            t = np.exp(mid) / C
-            with np.errstate(all="ignore"):
-                pa = np.where(n_a > 0, special.betaincinv(np.maximum(n_a, 1), N - n_a + 1, t), 0.0)
-                if C > 1:
-                    pb = np.where(n_b < N, special.betainccinv(n_b + 1, np.maximum(N - n_b, 1), t), 1.0)
-                else:
-                    pb = 0.0
-            cert = (pa - pb) > dmid
-            hi = np.where(cert, mid, hi)
-            lo = np.where(cert, lo, mid)
+        t = np.exp(log_alpha) / C
+        with np.errstate(all="ignore"):
+            pa = np.where(n_a > 0, special.betaincinv(np.maximum(n_a, 1), N - n_a + 1, t), 0.0)
+            if C > 1:
+                pb = np.where(n_b < N, special.betainccinv(n_b + 1, np.maximum(N - n_b, 1), t), 1.0)
+            else:
+                pb = 0.0
+        return pa - pb - 0.5 * (self.dlo + self.dhi)
+
+    def float_root(self, n_a: np.ndarray, n_b: np.ndarray, log_hi: float, log_lo: float = -745.0) -> np.ndarray:
+        """Float estimate of alpha* per pair: the root in log(alpha) of the float gap, in [log_lo, log_hi].
+
+        Illinois (regula falsi with halving) on the gap, which increases with alpha, to a bracket of
+        2**-24 in log alpha (the grid's spacing is 2**-20 relative), with bisection for pairs whose
+        bracket stalls; a guess only: the grid index it proposes is confirmed by error-bounded decisions.
+        Pairs already certified at log_lo get exp(log_lo).
+        """
+        lo = np.full(n_a.shape, float(log_lo))
+        hi = np.full(n_a.shape, float(log_hi))
+        f_lo = self._gap(n_a, n_b, lo)
+        f_hi = self._gap(n_a, n_b, hi)
+        done = ~(np.isfinite(f_lo) & np.isfinite(f_hi)) | (f_lo > 0) | (f_hi <= 0)
+        hi = np.where(f_lo > 0, lo, hi)
+        side = np.zeros(n_a.shape, dtype=np.int8)
+        for step in range(200):
+            active = ~done & (hi - lo > 2.0**-24)
+            if not active.any():
+                break
+            ia = np.flatnonzero(active)
+            l, h, fl, fh = lo[ia], hi[ia], f_lo[ia], f_hi[ia]
+            x = h - fh * (h - l) / (fh - fl)
+            bad = ~np.isfinite(x) | (x <= l) | (x >= h) | (step % 8 == 7)  # every 8th step bisects
+            x = np.where(bad, 0.5 * (l + h), x)
+            fx = self._gap(n_a[ia], n_b[ia], x)
+            up = fx > 0  # certified at x: the root is below
+            sd = side[ia]
+            new_fl = np.where(up, np.where(sd == 1, fl / 2, fl), fx)
+            new_fh = np.where(up, fx, np.where(sd == -1, fh / 2, fh))
+            hi[ia] = np.where(up, x, h)
+            lo[ia] = np.where(up, l, x)
+            f_lo[ia], f_hi[ia] = new_fl, new_fh
+            side[ia] = np.where(up, 1, -1)
         return np.exp(hi)
 
 
-def alpha_stars(pairs: list[tuple[int, int]], N: int, C: int, prob: ref.SegmentationProblem) -> list[Fraction]:
-    """Clause F.5: the reference's grid alpha* for each pair, computed fast where the floats are sure."""
-    cache = _problem_cache(_problem_key(N, C, prob))
+def alpha_stars(
+    pairs: list[tuple[int, int]], N: int, C: int, prob: ref.SegmentationProblem, floor=None
+) -> list[Fraction]:
+    """Clause F.5: the reference's grid alpha* (``ref.alpha_star`` with the same ``floor``) for each pair,
+    computed fast where the floats are sure."""
+    cache = _problem_cache(_problem_key(N, C, prob, floor))
     todo = [p for p in pairs if p not in cache]
     if todo:
         alpha = prob.alpha
@@ -119,9 +149,12 @@ def alpha_stars(pairs: list[tuple[int, int]], N: int, C: int, prob: ref.Segmenta
         cand = [i for i in range(len(todo)) if yes[i]]
         if cand:
             top = ref.grid_floor(alpha)  # exact: grid_value(top) <= alpha
+            bottom = min(ref.grid_floor(ref.MIN_LEVEL if floor is None else floor), top)
             ci = np.array(cand)
-            roots = dec.float_root(n_a[ci], n_b[ci], math.log(float(alpha)))
-            g = np.array([min(ref.grid_floor(float(x)), top) if x > 0 else top for x in roots], dtype=np.int64)
+            log_lo = math.log(float(ref.grid_value(bottom))) if float(ref.grid_value(bottom)) > 0 else -745.0
+            roots = dec.float_root(n_a[ci], n_b[ci], math.log(float(alpha)), max(log_lo - 1e-3, -745.0))
+            g = np.array([max(min(ref.grid_floor(float(x)), top), bottom) if x > 0 else bottom for x in roots],
+                         dtype=np.int64)
             for shift in (0, 1):
                 gi = np.minimum(g + shift, top)
                 at = [ref.grid_value(int(x)) for x in gi]
@@ -130,7 +163,9 @@ def alpha_stars(pairs: list[tuple[int, int]], N: int, C: int, prob: ref.Segmenta
                 _, n_below = dec.decide(n_a[ci], n_b[ci], below)
                 for j, i in enumerate(ci):
                     p = todo[i]
-                    if p not in result and y_at[j] and n_below[j]:
+                    # the smallest certified index in [bottom, top]: certified at it, and it is the bottom
+                    # or surely not certified one index below
+                    if p not in result and y_at[j] and (gi[j] == bottom or n_below[j]):
                         result[p] = at[j]
                 # certified at alpha but surely not at the top grid level: alpha itself (as the reference)
                 _, n_top = dec.decide(n_a[ci], n_b[ci], [ref.grid_value(top)] * len(ci))
@@ -141,7 +176,7 @@ def alpha_stars(pairs: list[tuple[int, int]], N: int, C: int, prob: ref.Segmenta
         for p in todo:
             value = result.get(p)
             if value is None:  # inside the float error bounds: the reference decides
-                value = ref.alpha_star(p, problem, prob.alpha)
+                value = ref.alpha_star(p, problem, prob.alpha, floor)
             cache[p] = value
     return [cache[p] for p in pairs]
 
@@ -251,7 +286,7 @@ def segment(
             uniq, inverse = torch.unique(keys, return_inverse=True)
             mult = torch.bincount(inverse, minlength=uniq.numel())
         pairs = [(int(x) // (N + 1), int(x) % (N + 1)) for x in uniq.tolist()]
-        values = alpha_stars(pairs, N, C, prob)
+        values = alpha_stars(pairs, N, C, prob, ref.holm_floor(prob.alpha, P))
         accept = torch.as_tensor(ref.holm_accept_values(values, mult.tolist(), prob.alpha), device=v.device)
         value_f = torch.as_tensor([float(x) for x in values], dtype=torch.float64, device=v.device)
         if inverse is None:

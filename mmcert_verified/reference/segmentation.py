@@ -166,40 +166,52 @@ def grid_value(index: int) -> Fraction:
     return Fraction(mant * 2**exp) if exp >= 0 else Fraction(mant, 2**-exp)
 
 
-def alpha_star(pair: tuple[int, int], problem: PixelProblem, alpha) -> Fraction:
+def holm_floor(alpha, pixels: int) -> Fraction:
+    """Clause SEG.2's floor for an image of ``pixels`` pixels: the largest grid level <= alpha / (2 pixels).
+
+    Every Holm threshold alpha / (m + 1 - j) is >= alpha / m > this floor, so a pixel certified at the
+    floor is accepted by Holm whatever its exact alpha* below it (SEG.3); reporting the floor instead
+    changes no certified pixel and keeps alpha* a level at which the pixel is certified.
+    """
+    return grid_value(grid_floor(alpha_fraction(alpha) / (2 * max(int(pixels), 1))))
+
+
+def alpha_star(pair: tuple[int, int], problem: PixelProblem, alpha, floor=None) -> Fraction:
     """Clause SEG.2: alpha*_j on the level grid, for a pixel with votes ``pair``.
 
     The grid is the set of binary numbers with GRID_BITS + 1 significant bits
     (relative spacing 2**-GRID_BITS), a machine-independent set of exact
-    rationals.  Returns the smallest grid level g <= alpha at which the
+    rationals.  Returns the smallest grid level g in [floor, alpha] at which the
     reference decision certifies the pixel (alpha itself if no grid level
-    below it does), or 1 when the pixel is not certified at alpha.  Since the
-    pixel is certified at the returned level, it is never below the true
-    infimum; it exceeds it by at most a factor 1 + 2**-GRID_BITS.  The fast
-    engine computes the same function (clause F.5), so both engines feed Holm
-    identical values.
+    below it does), or 1 when the pixel is not certified at alpha.  ``floor``
+    (segmentation passes :func:`holm_floor`; default: the smallest positive
+    double) bounds the search from below.  Since the pixel is certified at the
+    returned level, it is never below the true infimum; above the floor it
+    exceeds it by at most a factor 1 + 2**-GRID_BITS.  The fast engine computes
+    the same function (clause F.5), so both engines feed Holm identical values.
     """
     alpha = alpha_fraction(alpha)
     if not certified_at_level(pair, problem, alpha):
         return Fraction(1)
     top = grid_floor(alpha)  # exact: grid_value(top) <= alpha
+    # the bottom of the search: the floor, or the smallest positive double, never above alpha's own index
+    bottom = min(grid_floor(MIN_LEVEL if floor is None else floor), top)
 
     def ok(i: int) -> bool:
         return certified_at_level(pair, problem, grid_value(i))
 
     guess = _float_guess(pair, problem, float(alpha)) if float(alpha) > 0 else float("nan")
     if math.isfinite(guess) and guess > 0:
-        g = min(grid_floor(guess), top)
+        g = max(min(grid_floor(guess), top), bottom)
         # the answer is the smallest certified index; confirm around the float guess
         for cand in (g, g + 1):
-            if cand <= top and ok(cand) and not ok(cand - 1):
+            if cand <= top and ok(cand) and (cand == bottom or not ok(cand - 1)):
                 return grid_value(cand)
     if not ok(top):
         return alpha
-    # the bottom of the grid: the smallest positive double, or alpha's own grid level below that
-    lo = min(grid_floor(MIN_LEVEL), top)
+    lo = bottom
     if ok(lo):
-        return grid_value(lo)  # certified even there: alpha* is reported as the bottom of the grid
+        return grid_value(lo)  # certified even there: alpha* is reported as the bottom of the search
     hi = top  # ok(hi) and not ok(lo): bisect on grid indices
     while hi - lo > 1:
         mid = (lo + hi) // 2
@@ -517,6 +529,7 @@ def segment(
     spatial = batch.shape[2:]
     images = []
     cache: dict[tuple[int, int, int], Fraction] = {}
+    floor = holm_floor(prob.alpha, int(np.prod(spatial)))
     for b in range(batch.shape[0]):
         pv = pixel_votes(batch[b].reshape(C, -1))
         problem = PixelProblem(pv.total, C, prob.sizes_masses)
@@ -527,7 +540,7 @@ def segment(
             pair = (int(key) // (pv.total + 1), int(key) % (pv.total + 1))
             ck = (pv.total, pair[0], pair[1])
             if ck not in cache:
-                cache[ck] = alpha_star(pair, problem, prob.alpha)
+                cache[ck] = alpha_star(pair, problem, prob.alpha, floor)
             values.append(cache[ck])
             if progress is not None:
                 progress(i + 1, len(uniq))

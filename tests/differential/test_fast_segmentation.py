@@ -306,18 +306,27 @@ C1_KW = dict(n=[465_750], k=[500], r=[1], attack="modify")
 
 
 def test_underflow_alpha_star_identical():
-    # F.5: the same alpha* as the reference where it underflows float64 (soundness: never below it)
-    want = refseg.segment(C1_VOTES, Fraction(1, 10), **C1_KW)
-    got = fastseg.segment(C1_VOTES, Fraction(1, 10), **C1_KW)
-    assert want.images[0].alpha_star[0, 0] <= 1e-300  # the case is in the corner (5e-324 when written)
-    assert got.images[0].alpha_star[0, 0] >= want.images[0].alpha_star[0, 0]
-    assert got.images[0].alpha_star[0, 0] == want.images[0].alpha_star[0, 0]
-    assert np.array_equal(got.certified_mask, want.certified_mask)
+    # F.5: the same alpha* as the reference where it underflows float64 (soundness: never below it);
+    # per pair without a floor (the search reaches the smallest double), and through segment(), whose
+    # search stops at SEG.2's Holm floor alpha / (2 P)
+    alpha = Fraction(1, 10)
+    prob = refseg.segmentation_problem(1, alpha, C1_KW["n"], C1_KW["k"], C1_KW["r"], C1_KW["attack"], "mmcert",
+                                       None, 0, 0)
+    problem = refseg.PixelProblem(250, 1, prob.sizes_masses)
+    want = refseg.alpha_star((250, 0), problem, alpha)
+    got = fastseg.alpha_stars([(250, 0)], 250, 1, prob)[0]
+    assert want <= Fraction(1, 10**300)  # the case is in the corner (5e-324 when written)
+    assert got >= want and got == want
+    w = refseg.segment(C1_VOTES, alpha, **C1_KW)
+    g = fastseg.segment(C1_VOTES, alpha, **C1_KW)
+    floor = refseg.holm_floor(alpha, 1)  # 1 pixel: the largest grid level <= 1/20
+    assert Fraction(float(w.images[0].alpha_star[0, 0])) == floor  # clamped at the floor: certified there
+    assert g.images[0].alpha_star[0, 0] == w.images[0].alpha_star[0, 0]
+    assert np.array_equal(g.certified_mask, w.certified_mask) and bool(w.certified_mask.all())
     votes2 = np.array([[[10**4]], [[0]]])  # C = 2, unanimous, N = 1e4
     w2 = refseg.segment(votes2, "0.001", **KITTI)
     g2 = fastseg.segment(votes2, "0.001", **KITTI)
-    assert w2.images[0].alpha_star[0, 0] <= 1e-300
-    assert g2.images[0].alpha_star[0, 0] >= w2.images[0].alpha_star[0, 0]
+    assert Fraction(float(w2.images[0].alpha_star[0, 0])) == refseg.holm_floor(Fraction(1, 1000), 1)
     assert g2.images[0].alpha_star[0, 0] == w2.images[0].alpha_star[0, 0]
     assert g2.to_json() == w2.to_json()
 
