@@ -44,7 +44,7 @@ from .certificate import (
     CertificateFormatError,
     Kind,
     SidecarDigestError,
-    _show,
+    show_value,
     classification_claims,
     compute_digest,
     segmentation_claims,
@@ -293,7 +293,7 @@ def _oracle_check(result: Certification, budgets: Sequence[tuple[int, ...]]) -> 
         if wc.randomized.gap <= 0:
             reasons.append(
                 f"the enumeration oracle finds a (randomized) base classifier within the bounds that flips "
-                f"the label at r={list(r)} (worst-case gap {_show(str(wc.randomized.gap))})"
+                f"the label at r={list(r)} (worst-case gap {show_value(str(wc.randomized.gap))})"
             )
     return reasons, ran
 
@@ -465,7 +465,7 @@ def audit_file(path) -> AuditReport:
     except BaseException as exc:  # noqa: BLE001 - a bug must still not print a traceback or say "holds"
         return AuditReport(
             str(path), Verdict.INVALID,
-            (f"internal error while auditing (please report): {type(exc).__name__}: {_show(str(exc), 120)}",),
+            (f"internal error while auditing (please report): {type(exc).__name__}: {show_value(str(exc), 120)}",),
         )
 
 
@@ -497,7 +497,7 @@ def _audit_file(path) -> AuditReport:
     except Exception as exc:  # noqa: BLE001 - a bug must still not print a traceback or say "holds"
         return AuditReport(
             shown, Verdict.INVALID,
-            tuple(reasons) + (f"internal error while re-deriving (please report): {type(exc).__name__}: {_show(str(exc), 120)}",),
+            tuple(reasons) + (f"internal error while re-deriving (please report): {type(exc).__name__}: {show_value(str(exc), 120)}",),
             loaded.kind,
         )
     reasons.extend(outcome.reasons)

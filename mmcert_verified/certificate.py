@@ -40,12 +40,11 @@ import json
 import math
 import platform
 import re
-import zipfile
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -53,7 +52,7 @@ from .reference.clopper_pearson import decimal_string
 from .errors import InputFileError, InvalidParameterError, MMCertError
 from .reference.certify import Certification, RadiusResult, alpha_fraction
 from .reference.certify import radius as reference_radius
-from .threat_model import Attack, Method, parse_attacks
+from .threat_model import Method, parse_attacks
 
 #: the value of the ``format`` member: marks a JSON file as an mmcert certificate
 FORMAT = "mmcert-certificate"
@@ -84,12 +83,12 @@ MAX_ELEMENTS = 10**9
 #: longest alpha text (decimal exponents are limited to 3 digits, p/q to 90 digits each)
 MAX_ALPHA_CHARS = 200
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _ALPHA_DECIMAL = re.compile(r"^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?$")
 _ALPHA_RATIO = re.compile(r"^\d{1,90}/\d{1,90}$")
-_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$")
-_LIBNAME = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
-_SIDECAR_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,200}\.npz$")
+TIME_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$")
+LIBNAME = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
+SIDECAR_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,200}\.npz$")
 
 
 class Kind(str, enum.Enum):
@@ -164,20 +163,20 @@ def parse_alpha_text(text: str) -> Fraction:
     certificate cannot build a huge number.
     """
     if not isinstance(text, str) or len(text) > MAX_ALPHA_CHARS:
-        raise InvalidParameterError(f"alpha must be a short decimal or p/q string, got {_show(text)}")
+        raise InvalidParameterError(f"alpha must be a short decimal or p/q string, got {show_value(text)}")
     s = text.strip()
     if not (_ALPHA_DECIMAL.match(s) or _ALPHA_RATIO.match(s)):
-        raise InvalidParameterError(f"alpha {_show(text)} is not a decimal or p/q")
+        raise InvalidParameterError(f"alpha {show_value(text)} is not a decimal or p/q")
     try:
         value = Fraction(s)
     except (ValueError, ZeroDivisionError):
-        raise InvalidParameterError(f"alpha {_show(text)} is not a number") from None
+        raise InvalidParameterError(f"alpha {show_value(text)} is not a number") from None
     if not 0 < value < 1:
-        raise InvalidParameterError(f"alpha must lie strictly between 0 and 1, got {_show(text)}")
+        raise InvalidParameterError(f"alpha must lie strictly between 0 and 1, got {show_value(text)}")
     return value
 
 
-def _show(value: object, limit: int = 60) -> str:
+def show_value(value: object, limit: int = 60) -> str:
     """A short, single-line, printable rendering of an untrusted value for messages."""
     if isinstance(value, (dict, list)):
         text = type(value).__name__
@@ -261,14 +260,14 @@ class Provenance:
             raise InvalidParameterError(f"seed must be an integer in [0, 2**256), got {self.seed!r}")
         for name in ("model_sha256", "input_sha256"):
             v = getattr(self, name)
-            if v is not None and not (isinstance(v, str) and _HEX64.match(v)):
-                raise InvalidParameterError(f"{name} must be 64 lowercase hex digits, got {_show(v)}")
+            if v is not None and not (isinstance(v, str) and HEX64.match(v)):
+                raise InvalidParameterError(f"{name} must be 64 lowercase hex digits, got {show_value(v)}")
         for name in ("rng", "engine"):
             v = getattr(self, name)
             if v is not None and not (isinstance(v, str) and 0 < len(v) <= 128 and v.isprintable()):
-                raise InvalidParameterError(f"{name} must be a short printable string, got {_show(v)}")
-        if self.created is not None and not (isinstance(self.created, str) and _TIME.match(self.created)):
-            raise InvalidParameterError(f"created must look like 2024-06-01T12:00:00Z, got {_show(self.created)}")
+                raise InvalidParameterError(f"{name} must be a short printable string, got {show_value(v)}")
+        if self.created is not None and not (isinstance(self.created, str) and TIME_PATTERN.match(self.created)):
+            raise InvalidParameterError(f"created must look like 2024-06-01T12:00:00Z, got {show_value(self.created)}")
 
     def to_json(self) -> dict:
         from . import __version__
@@ -315,7 +314,7 @@ def recorded_alpha(alpha_text: str | None, alpha: Fraction) -> str:
             given = None
         if given is not None and given != alpha:
             raise InvalidParameterError(
-                f"alpha_text {_show(alpha_text)} does not denote the certified alpha {exact_text(alpha)}"
+                f"alpha_text {show_value(alpha_text)} does not denote the certified alpha {exact_text(alpha)}"
             )
     text = exact_text(alpha)
     if "/" not in text and "." in text:  # a terminating decimal: 0.000123 may be shorter as 123e-6
@@ -498,7 +497,7 @@ def _plain_json(value: Any) -> Any:
             return obj.item()
         if isinstance(obj, np.ndarray):
             return obj.tolist()
-        raise InvalidParameterError(f"the segmentation result holds a non-JSON value {_show(obj)}")
+        raise InvalidParameterError(f"the segmentation result holds a non-JSON value {show_value(obj)}")
 
     try:
         return json.loads(json.dumps(value, default=default, allow_nan=False))

@@ -10,26 +10,22 @@ Writing certificates lives in :mod:`mmcert_verified.certificate`.
 
 from __future__ import annotations
 
-import datetime as _dt
 import enum
 import hashlib
 import io
 import json
 import math
-import platform
 import re
 import zipfile
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable
+
 import numpy as np
-from .reference.clopper_pearson import decimal_string
-from .errors import InputFileError, InvalidParameterError, MMCertError
-from .reference.certify import Certification, RadiusResult, alpha_fraction
-from .reference.certify import radius as reference_radius
-from .threat_model import Attack, Method, parse_attacks
+
+from .errors import InvalidParameterError
+from .threat_model import Attack, Method
 
 from .certificate import (
     CertificateFormatError,
@@ -49,11 +45,11 @@ from .certificate import (
     MAX_VOTES,
     SCHEMA_VERSION,
     SidecarDigestError,
-    _HEX64,
-    _LIBNAME,
-    _SIDECAR_NAME,
-    _TIME,
-    _show,
+    HEX64,
+    LIBNAME,
+    SIDECAR_NAME,
+    TIME_PATTERN,
+    show_value,
     parse_alpha_text,
 )
 
@@ -76,7 +72,7 @@ def _parse_float(text: str) -> float:
         raise CertificateFormatError(f"a number of {len(text)} characters exceeds the limit of {MAX_FLOAT_CHARS}")
     value = float(text)
     if not math.isfinite(value):
-        raise CertificateFormatError(f"the number {_show(text)} is out of range")
+        raise CertificateFormatError(f"the number {show_value(text)} is out of range")
     return value
 
 
@@ -84,7 +80,7 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict:
     out: dict = {}
     for key, value in pairs:
         if key in out:
-            raise CertificateFormatError(f"the key {_show(key)} appears twice in one object")
+            raise CertificateFormatError(f"the key {show_value(key)} appears twice in one object")
         out[key] = value
     return out
 
@@ -135,7 +131,7 @@ def parse_certificate_bytes(data: bytes) -> dict:
     except json.JSONDecodeError as exc:
         raise CertificateFormatError(f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
     except ValueError as exc:  # e.g. int() digit limits
-        raise CertificateFormatError(f"not acceptable JSON ({_show(str(exc), 100)})") from None
+        raise CertificateFormatError(f"not acceptable JSON ({show_value(str(exc), 100)})") from None
     _check_shape(doc)
     if not isinstance(doc, dict):
         raise CertificateFormatError(f"not a certificate (JSON {type(doc).__name__}, not an object)")
@@ -186,21 +182,21 @@ class _Where:
 
 def _obj(value: Any, where: _Where, required: set[str], optional: set[str] = frozenset()) -> dict:
     if not isinstance(value, dict):
-        raise where.fail(f"expected an object, got {_show(value)}")
+        raise where.fail(f"expected an object, got {show_value(value)}")
     missing = sorted(required - value.keys())
     if missing:
         raise where.fail(f"missing member {missing[0]!r}")
     extra = sorted(value.keys() - required - optional)
     if extra:
-        raise where.fail(f"unknown member {_show(extra[0])}")
+        raise where.fail(f"unknown member {show_value(extra[0])}")
     return value
 
 
 def _int(value: Any, where: _Where, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise where.fail(f"expected an integer, got {_show(value)}")
+        raise where.fail(f"expected an integer, got {show_value(value)}")
     if not lo <= value <= hi:
-        raise where.fail(f"{_show(value)} is outside [{lo}, {hi}]")
+        raise where.fail(f"{show_value(value)} is outside [{lo}, {hi}]")
     return value
 
 
@@ -213,21 +209,21 @@ def _opt(check: Callable[..., Any]) -> Callable[..., Any]:
 
 def _str(value: Any, where: _Where, pattern: re.Pattern | None = None, limit: int = 128) -> str:
     if not isinstance(value, str):
-        raise where.fail(f"expected a string, got {_show(value)}")
+        raise where.fail(f"expected a string, got {show_value(value)}")
     if len(value) > limit or (pattern is not None and not pattern.match(value)):
-        raise where.fail(f"malformed string {_show(value)}")
+        raise where.fail(f"malformed string {show_value(value)}")
     return value
 
 
 def _bool(value: Any, where: _Where) -> bool:
     if not isinstance(value, bool):
-        raise where.fail(f"expected true or false, got {_show(value)}")
+        raise where.fail(f"expected true or false, got {show_value(value)}")
     return value
 
 
 def _list(value: Any, where: _Where, lo: int, hi: int, item: Callable[[Any, _Where], Any]) -> list:
     if not isinstance(value, list):
-        raise where.fail(f"expected an array, got {_show(value)}")
+        raise where.fail(f"expected an array, got {show_value(value)}")
     if not lo <= len(value) <= hi:
         raise where.fail(f"expected {lo} to {hi} entries, got {len(value)}")
     return [item(v, where / i) for i, v in enumerate(value)]
@@ -236,7 +232,7 @@ def _list(value: Any, where: _Where, lo: int, hi: int, item: Callable[[Any, _Whe
 def _int_list(value: Any, where: _Where, lo_len: int, hi_len: int, lo: int, hi: int) -> list[int]:
     """An array of integers in [lo, hi] (the hot path of validation: no per-item allocations)."""
     if not isinstance(value, list):
-        raise where.fail(f"expected an array, got {_show(value)}")
+        raise where.fail(f"expected an array, got {show_value(value)}")
     if not lo_len <= len(value) <= hi_len:
         raise where.fail(f"expected {lo_len} to {hi_len} entries, got {len(value)}")
     for i, v in enumerate(value):
@@ -248,7 +244,7 @@ def _int_list(value: Any, where: _Where, lo_len: int, hi_len: int, lo: int, hi: 
 def _enum(value: Any, where: _Where, enum_type: type[enum.Enum]) -> Any:
     allowed = [m.value for m in enum_type]
     if not isinstance(value, str) or value not in allowed:
-        raise where.fail(f"expected one of {allowed}, got {_show(value)}")
+        raise where.fail(f"expected one of {allowed}, got {show_value(value)}")
     return enum_type(value)
 
 
@@ -374,14 +370,14 @@ def _segmentation(doc: dict) -> SegmentationInputs:
     vw = where / "votes"
     votes = _obj(inp["votes"], vw, {"file", "sha256", "bytes", "counts_shape", "labels"})
     ref = SidecarRef(
-        _str(votes["file"], vw / "file", _SIDECAR_NAME, limit=205),
-        _str(votes["sha256"], vw / "sha256", _HEX64),
+        _str(votes["file"], vw / "file", SIDECAR_NAME, limit=205),
+        _str(votes["sha256"], vw / "sha256", HEX64),
         _int(votes["bytes"], vw / "bytes", 0, MAX_SIDECAR_BYTES),
         tuple(_int_list(votes["counts_shape"], vw / "counts_shape", 2, 4, 1, MAX_SIDECAR_BYTES)),
         _bool(votes["labels"], vw / "labels"),
     )
     if not isinstance(doc["claims"], dict):
-        raise _Where("claims").fail(f"expected an object, got {_show(doc['claims'])}")
+        raise _Where("claims").fail(f"expected an object, got {show_value(doc['claims'])}")
     return SegmentationInputs(threat, seg_att, r_o, modality, ref)
 
 
@@ -395,19 +391,19 @@ def _provenance(value: Any) -> None:
     _str(prov["tool_version"], where / "tool_version", limit=64)
     libs = prov["libraries"]
     if not isinstance(libs, dict):
-        raise (where / "libraries").fail(f"expected an object, got {_show(libs)}")
+        raise (where / "libraries").fail(f"expected an object, got {show_value(libs)}")
     if len(libs) > 64:
         raise (where / "libraries").fail("more than 64 entries")
     for name, version in libs.items():
-        if not _LIBNAME.match(name):
-            raise (where / "libraries").fail(f"malformed library name {_show(name)}")
+        if not LIBNAME.match(name):
+            raise (where / "libraries").fail(f"malformed library name {show_value(name)}")
         _str(version, where / "libraries" / name, limit=64)
     _opt(_str)(prov["engine"], where / "engine")
     _opt(_int)(prov["seed"], where / "seed", 0, 2**256 - 1)
     _opt(_str)(prov["rng"], where / "rng")
-    _opt(_str)(prov["model_sha256"], where / "model_sha256", _HEX64)
-    _opt(_str)(prov["input_sha256"], where / "input_sha256", _HEX64)
-    _str(prov["created"], where / "created", _TIME, limit=40)
+    _opt(_str)(prov["model_sha256"], where / "model_sha256", HEX64)
+    _opt(_str)(prov["input_sha256"], where / "input_sha256", HEX64)
+    _str(prov["created"], where / "created", TIME_PATTERN, limit=40)
 
 
 def validate_certificate(doc: Any) -> LoadedCertificate:
@@ -424,18 +420,18 @@ def validate_certificate(doc: Any) -> LoadedCertificate:
     version = doc["schema_version"]
     if isinstance(version, bool) or not isinstance(version, int) or version != SCHEMA_VERSION:
         raise CertificateFormatError(
-            f"schema_version {_show(version)} is not supported; this tool reads schema_version {SCHEMA_VERSION}"
+            f"schema_version {show_value(version)} is not supported; this tool reads schema_version {SCHEMA_VERSION}"
         )
     from . import SPEC_VERSION
 
     spec = _str(doc["spec_version"], _Where("spec_version"), limit=32)
     if spec != SPEC_VERSION:
-        raise CertificateFormatError(f"the certificate follows spec {_show(spec)}; this tool implements spec {SPEC_VERSION}")
+        raise CertificateFormatError(f"the certificate follows spec {show_value(spec)}; this tool implements spec {SPEC_VERSION}")
     kind = _enum(doc["kind"], _Where("kind"), Kind)
     digest = _obj(doc["digest"], _Where("digest"), {"algorithm", "value"})
     if digest["algorithm"] != DIGEST_ALGORITHM:
-        raise _Where("digest.algorithm").fail(f"expected {DIGEST_ALGORITHM!r}, got {_show(digest['algorithm'])}")
-    _str(digest["value"], _Where("digest.value"), _HEX64)
+        raise _Where("digest.algorithm").fail(f"expected {DIGEST_ALGORITHM!r}, got {show_value(digest['algorithm'])}")
+    _str(digest["value"], _Where("digest.value"), HEX64)
     if kind is Kind.FEATURE_SMOOTHING:  # clause FS.10: its own module checks its sections
         from .feature_smoothing.certificate import validate_sections
 
@@ -504,7 +500,7 @@ def read_sidecar(certificate_path, ref: SidecarRef) -> SidecarArrays:
     except CertificateFormatError:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, NotImplementedError, RuntimeError) as exc:
-        raise CertificateFormatError(f"votes file {ref.file} is not a readable .npz ({_show(str(exc), 80)})") from None
+        raise CertificateFormatError(f"votes file {ref.file} is not a readable .npz ({show_value(str(exc), 80)})") from None
     for name, arr in (("counts", counts), ("labels", labels)):
         if arr is None:
             continue

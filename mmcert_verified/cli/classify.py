@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from ..errors import EngineDisagreementError, InputFileError, InvalidParameterError
@@ -65,13 +64,7 @@ def _parse(args) -> dict:
 
 def resolve_engine(name: str | None) -> str:
     """The engine to use: the fast engine by default (it defers to the reference near thresholds)."""
-    if name is None:
-        try:
-            from ..fast import available  # noqa: F401
-        except ImportError:
-            return "reference"
-        return "fast"
-    return name
+    return "fast" if name is None else name
 
 
 def run_certify(args) -> int:
