@@ -32,6 +32,8 @@ from mmcert_verified.sampling import Modality, SamplingPlan
 from mmcert_verified.sampling.counting import first_argmax
 from mmcert_verified.threat_model import Attack, Budget
 
+from .box_search import default_box, random_values, signed_gradient_ascent, untargeted_margin_objective
+
 
 def element_view(m: Modality, x: torch.Tensor) -> torch.Tensor:
     """``x`` (shape ``m.shape``) as (n, values per element): a permuted copy, elements first."""
@@ -66,13 +68,6 @@ def encode_differentiable(m: Modality, x: torch.Tensor, keep: torch.Tensor) -> t
     return torch.cat([values, keep_b.to(x.dtype).expand(mask_shape)], dim=dim)
 
 
-def default_box(x: torch.Tensor) -> tuple[float, float]:
-    """The attacker's value box when none is given: the input's range widened by half its width."""
-    lo, hi = float(x.min()), float(x.max())
-    pad = (hi - lo) / 2 if hi > lo else 1.0
-    return lo - pad, hi + pad
-
-
 def ensemble_counts(model: torch.nn.Module, plan: SamplingPlan, inputs: Sequence[torch.Tensor], classes: int,
                     votes: int, generator: torch.Generator, batch_size: int = 256) -> torch.Tensor:
     """(C,) int64 counts of the base model's labels over ``votes`` fresh sub-samples (clause V1)."""
@@ -91,6 +86,30 @@ def margin(counts: torch.Tensor, label: int) -> float:
     """(votes_A - max_{l != A} votes_l) / N: negative when the ensemble no longer says A."""
     others = torch.cat([counts[:label], counts[label + 1:]])
     return float(counts[label] - others.max()) / float(counts.sum())
+
+
+def check_modify_budget(plan: SamplingPlan, budget: Budget) -> None:
+    """Raise :class:`InvalidParameterError` unless ``budget`` has one entry per modality of ``plan``, only
+    modifies, and modifies at most ``n_i`` elements of modality ``i`` (what the fixed-shape attacks can do)."""
+    if len(budget.r) != len(plan.modalities):
+        raise InvalidParameterError(f"budget {budget.r} does not have one entry per modality")
+    for m, r, att in zip(plan.modalities, budget.r, budget.attack):
+        if r and att is not Attack.MODIFY:
+            raise InvalidParameterError(
+                f"modality {m.name!r}: element attacks on torch models modify only (got {att.value})")
+        if r > m.n:
+            raise InvalidParameterError(f"modality {m.name!r}: cannot modify {r} of {m.n} elements")
+
+
+def write_elements(modalities: Sequence[Modality], inputs, positions, values) -> tuple[torch.Tensor, ...]:
+    """Copies of ``inputs`` with ``values[i]`` (r_i, values per element) written at the elements
+    ``positions[i]`` of modality ``i`` (differentiable in the values)."""
+    out = []
+    for m, x, pos, val in zip(modalities, inputs, positions, values):
+        view = element_view(m, x).clone()
+        view[pos] = val
+        out.append(from_element_view(m, view))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -113,16 +132,6 @@ class _ElementAttack:
         if self.restarts < 1 or self.eval_votes < 1:
             raise InvalidParameterError("element attacks need restarts >= 1 and eval_votes >= 1")
 
-    def _check(self, budget: Budget) -> None:
-        if len(budget.r) != len(self.plan.modalities):
-            raise InvalidParameterError(f"budget {budget.r} does not have one entry per modality")
-        for m, r, att in zip(self.plan.modalities, budget.r, budget.attack):
-            if r and att is not Attack.MODIFY:
-                raise InvalidParameterError(
-                    f"modality {m.name!r}: element attacks on torch models modify only (got {att.value})")
-            if r > m.n:
-                raise InvalidParameterError(f"modality {m.name!r}: cannot modify {r} of {m.n} elements")
-
     def _box(self, i: int, x: torch.Tensor) -> tuple[float, float]:
         return self.boxes[i] if self.boxes is not None else default_box(x)
 
@@ -130,25 +139,13 @@ class _ElementAttack:
         return tuple(torch.randperm(m.n, generator=gen, device=device)[:r].sort().values
                      for m, r in zip(self.plan.modalities, budget.r))
 
-    def _write(self, inputs, positions, values) -> tuple[torch.Tensor, ...]:
-        out = []
-        for m, x, pos, val in zip(self.plan.modalities, inputs, positions, values):
-            view = element_view(m, x).clone()
-            view[pos] = val
-            out.append(from_element_view(m, view))
-        return tuple(out)
-
     def _score(self, candidate, label, gen) -> float:
         counts = ensemble_counts(self.model, self.plan, candidate, self.classes, self.eval_votes, gen, self.batch_size)
         return margin(counts, label)
 
     def _random_values(self, inputs, positions, gen):
-        vals = []
-        for i, (m, x, pos) in enumerate(zip(self.plan.modalities, inputs, positions)):
-            lo, hi = self._box(i, x)
-            width = element_view(m, x).shape[1]
-            vals.append(lo + (hi - lo) * torch.rand((len(pos), width), generator=gen, device=x.device, dtype=x.dtype))
-        return vals
+        return [random_values(self._box(i, x), len(pos), element_view(m, x).shape[1], gen, x)
+                for i, (m, x, pos) in enumerate(zip(self.plan.modalities, inputs, positions))]
 
     def _refine(self, inputs, positions, values, label, gen):
         return values
@@ -156,7 +153,7 @@ class _ElementAttack:
     def __call__(self, inputs: Sequence[torch.Tensor], label: int, budget: Budget) -> ElementAttackResult:
         """Attack one input (a tuple with one tensor per modality, no batch dimension) labelled ``label``
         by the ensemble, within ``budget``; returns the attacked input with the lowest estimated margin."""
-        self._check(budget)
+        check_modify_budget(self.plan, budget)
         inputs = tuple(torch.as_tensor(x) for x in inputs)
         device = inputs[0].device
         gen = torch.Generator(device=device).manual_seed(self.seed)
@@ -166,7 +163,7 @@ class _ElementAttack:
         for _ in range(self.restarts):
             positions = self._positions(gen, budget, device)
             values = self._refine(inputs, positions, self._random_values(inputs, positions, gen), label, gen)
-            cand = self._write(inputs, positions, values)
+            cand = write_elements(self.plan.modalities, inputs, positions, values)
             score = self._score(cand, label, gen)
             if score < best.estimated_margin:
                 best = ElementAttackResult(cand, tuple(tuple(int(p) for p in pos) for pos in positions), score)
@@ -185,28 +182,14 @@ class GreedyElementAttack(_ElementAttack):
         self.steps, self.step_size, self.samples = int(steps), float(step_size), int(samples)
 
     def _refine(self, inputs, positions, values, label, gen):
-        values = [v.clone() for v in values]
         boxes = [self._box(i, x) for i, x in enumerate(inputs)]
-        for _ in range(self.steps):
+
+        def objective(current):
             keep = self.plan.draw(gen, self.samples)
-            for v in values:
-                v.requires_grad_(True)
-            cand = self._write(inputs, positions, values)
+            cand = write_elements(self.plan.modalities, inputs, positions, current)
             logits = self.model(*(encode_differentiable(m, c, kp) for m, c, kp in zip(self.plan.modalities, cand, keep)))
             if logits.dim() > 2:  # segmentation: average the margin over the spatial positions
                 logits = logits.flatten(2).mean(-1)
-            others = torch.cat([logits[:, :label], logits[:, label + 1:]], dim=1)
-            objective = (torch.logsumexp(others, dim=1) - logits[:, label]).mean()
-            grads = torch.autograd.grad(objective, [v for v in values if v.numel()], allow_unused=True)
-            it = iter(grads)
-            with torch.no_grad():
-                new = []
-                for v, (lo, hi) in zip(values, boxes):
-                    if v.numel() == 0:
-                        new.append(v.detach())
-                        continue
-                    g = next(it)
-                    step = torch.zeros_like(v) if g is None else g.sign()
-                    new.append((v + self.step_size * (hi - lo) * step).clamp(lo, hi).detach())
-                values = new
-        return values
+            return untargeted_margin_objective(logits, label)
+
+        return signed_gradient_ascent(values, objective, boxes, self.steps, self.step_size)

@@ -28,9 +28,10 @@ import torch
 from mmcert_verified.errors import InvalidParameterError
 from mmcert_verified.sampling import SamplingPlan
 from mmcert_verified.sampling.counting import VoteCounter
-from mmcert_verified.threat_model import Attack, Budget
+from mmcert_verified.threat_model import Budget
 
-from .element import default_box, element_view, encode_differentiable, from_element_view
+from .box_search import random_values, signed_gradient_ascent, value_boxes
+from .element import check_modify_budget, element_view, encode_differentiable, write_elements
 
 
 def pixel_counts(model: torch.nn.Module, plan: SamplingPlan, inputs: Sequence[torch.Tensor], classes: int,
@@ -86,16 +87,6 @@ class PixelElementAttack:
         if self.restarts < 1 or self.eval_votes < 1 or self.samples < 1 or self.steps < 0 or self.window < 0:
             raise InvalidParameterError("pixel attacks need restarts, eval_votes, samples >= 1 and steps, window >= 0")
 
-    def _check(self, budget: Budget) -> None:
-        if len(budget.r) != len(self.plan.modalities):
-            raise InvalidParameterError(f"budget {budget.r} does not have one entry per modality")
-        for m, r, att in zip(self.plan.modalities, budget.r, budget.attack):
-            if r and att is not Attack.MODIFY:
-                raise InvalidParameterError(
-                    f"modality {m.name!r}: element attacks on torch models modify only (got {att.value})")
-            if r > m.n:
-                raise InvalidParameterError(f"modality {m.name!r}: cannot modify {r} of {m.n} elements")
-
     def _positions(self, gen, budget: Budget, centre: int, grid: tuple[int, int], device) -> tuple[torch.Tensor, ...]:
         h, w = grid
         cy, cx = divmod(centre, w)
@@ -111,42 +102,18 @@ class PixelElementAttack:
                 out.append(torch.randperm(m.n, generator=gen, device=device)[:r].sort().values)
         return tuple(out)
 
-    def _write(self, inputs, positions, values) -> tuple[torch.Tensor, ...]:
-        out = []
-        for m, x, pos, val in zip(self.plan.modalities, inputs, positions, values):
-            view = element_view(m, x).clone()
-            view[pos] = val
-            out.append(from_element_view(m, view))
-        return tuple(out)
-
     def _refine(self, inputs, positions, values, pred_t, window_mask, gen, boxes):
-        values = [v.clone() for v in values]
-        for _ in range(self.steps):
-            if not any(v.numel() for v in values):
-                break
+        def objective(current):
             keep = self.plan.draw(gen, self.samples)
-            for v in values:
-                v.requires_grad_(True)
-            cand = self._write(inputs, positions, values)
+            cand = write_elements(self.plan.modalities, inputs, positions, current)
             logits = self.model(*(encode_differentiable(m, c, kp) for m, c, kp in zip(self.plan.modalities, cand, keep)))
             z = logits.flatten(2)[:, :, window_mask]  # (S, C, J)
             a = pred_t[window_mask]
             own = z.gather(1, a.view(1, 1, -1).expand(z.shape[0], 1, -1)).squeeze(1)
             others = z.scatter(1, a.view(1, 1, -1).expand(z.shape[0], 1, -1), float("-inf"))
-            objective = (torch.logsumexp(others, dim=1) - own).sum(1).mean()
-            used = [v for v in values if v.numel()]
-            grads = iter(torch.autograd.grad(objective, used, allow_unused=True))
-            with torch.no_grad():
-                new = []
-                for v, (lo, hi) in zip(values, boxes):
-                    if v.numel() == 0:
-                        new.append(v.detach())
-                        continue
-                    g = next(grads)
-                    step = torch.zeros_like(v) if g is None else g.sign()
-                    new.append((v + self.step_size * (hi - lo) * step).clamp(lo, hi).detach())
-                values = new
-        return values
+            return (torch.logsumexp(others, dim=1) - own).sum(1).mean()
+
+        return signed_gradient_ascent(values, objective, boxes, self.steps, self.step_size)
 
     def _score(self, candidate, pred, targets, gen) -> float:
         counts = pixel_counts(self.model, self.plan, candidate, self.classes, self.eval_votes, gen, self.batch_size)
@@ -155,7 +122,7 @@ class PixelElementAttack:
     def __call__(self, inputs: Sequence[torch.Tensor], pred, targets, budget: Budget) -> PixelAttackResult:
         """Attack one input (one tensor per modality, no batch dimension) whose ensemble labels are
         ``pred`` (H, W), aiming at the pixels where ``targets`` (H, W, bool) is true, within ``budget``."""
-        self._check(budget)
+        check_modify_budget(self.plan, budget)
         inputs = tuple(torch.as_tensor(x) for x in inputs)
         pred = np.asarray(pred)
         targets = np.asarray(targets, dtype=bool).reshape(-1)
@@ -177,19 +144,17 @@ class PixelElementAttack:
         order = candidates[np.lexsort((tie_break, margins[candidates]))]
         pred_t = torch.as_tensor(pred.reshape(-1), dtype=torch.int64, device=device)
         ys, xs = np.divmod(np.arange(pred.size), grid[1])
-        boxes = [self.boxes[i] if self.boxes is not None else default_box(x) for i, x in enumerate(inputs)]
+        boxes = value_boxes(self.boxes, inputs)
         for t in range(self.restarts):
             centre = int(order[t % len(order)])
             cy, cx = divmod(centre, grid[1])
             near = (np.abs(ys - cy) <= self.window) & (np.abs(xs - cx) <= self.window) & targets
             window_mask = torch.as_tensor(near, device=device)
             positions = self._positions(gen, budget, centre, grid, device)
-            values = []
-            for (lo, hi), m, x, pos in zip(boxes, self.plan.modalities, inputs, positions):
-                width = element_view(m, x).shape[1]
-                values.append(lo + (hi - lo) * torch.rand((len(pos), width), generator=gen, device=device, dtype=x.dtype))
+            values = [random_values(box, len(pos), element_view(m, x).shape[1], gen, x)
+                      for box, m, x, pos in zip(boxes, self.plan.modalities, inputs, positions)]
             values = self._refine(inputs, positions, values, pred_t, window_mask, gen, boxes)
-            cand = self._write(inputs, positions, values)
+            cand = write_elements(self.plan.modalities, inputs, positions, values)
             score = self._score(cand, pred, targets, gen)
             if score < best.estimated_min_margin:
                 best = PixelAttackResult(cand, tuple(tuple(int(p) for p in pos) for pos in positions), centre, score)

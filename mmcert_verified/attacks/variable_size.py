@@ -34,9 +34,8 @@ from mmcert_verified.errors import InvalidParameterError
 from mmcert_verified.sampling import Modality, SamplingPlan
 from mmcert_verified.threat_model import Attack, Budget, attacked_sizes
 
-from .element import (
-    ElementAttackResult, default_box, element_view, encode_differentiable, ensemble_counts, from_element_view, margin,
-)
+from .box_search import random_values, signed_gradient_ascent, untargeted_margin_objective, value_boxes
+from .element import ElementAttackResult, element_view, encode_differentiable, ensemble_counts, from_element_view, margin
 
 
 def resized(m: Modality, x: torch.Tensor) -> Modality:
@@ -136,31 +135,14 @@ class VariableSizeElementAttack:
 
     def _refine(self, base, specs, values, label, gen, boxes):
         """Signed-gradient ascent on the expected base-model margin over the added / modified values."""
-        values = [v.clone() for v in values]
-        for _ in range(self.steps):
-            if not any(v.numel() for v in values):
-                break
-            for v in values:
-                v.requires_grad_(True)
-            cand = self._build(base, specs, values)
+        def objective(current):
+            cand = self._build(base, specs, current)
             plan = resized_plan(self.plan, cand)
             keep = plan.draw(gen, self.samples)
             logits = self.model(*(encode_differentiable(m, c, kp) for m, c, kp in zip(plan.modalities, cand, keep)))
-            others = torch.cat([logits[:, :label], logits[:, label + 1:]], dim=1)
-            objective = (torch.logsumexp(others, dim=1) - logits[:, label]).mean()
-            used = [v for v in values if v.numel()]
-            grads = iter(torch.autograd.grad(objective, used, allow_unused=True))
-            with torch.no_grad():
-                new = []
-                for v, (lo, hi) in zip(values, boxes):
-                    if v.numel() == 0:
-                        new.append(v.detach())
-                        continue
-                    g = next(grads)
-                    step = torch.zeros_like(v) if g is None else g.sign()
-                    new.append((v + self.step_size * (hi - lo) * step).clamp(lo, hi).detach())
-                values = new
-        return values
+            return untargeted_margin_objective(logits, label)
+
+        return signed_gradient_ascent(values, objective, boxes, self.steps, self.step_size)
 
     def _build(self, base, specs, values):
         out = []
@@ -192,7 +174,7 @@ class VariableSizeElementAttack:
         best = ElementAttackResult(inputs, tuple(() for _ in inputs), score(inputs))
         if sum(budget.r) == 0:
             return best
-        boxes = [self.boxes[i] if self.boxes is not None else default_box(x) for i, x in enumerate(inputs)]
+        boxes = value_boxes(self.boxes, inputs)
         for _ in range(self.restarts):
             base, deleted = list(inputs), [()] * len(inputs)
             for i, (r, att) in enumerate(zip(budget.r, budget.attack)):
@@ -200,7 +182,7 @@ class VariableSizeElementAttack:
                     base_t, deleted[i] = self._delete(tuple(base), i, r, label, gen)
                     base = list(base_t)
             specs, values = [], []
-            for m, x, r, att, (lo, hi) in zip(self.plan.modalities, base, budget.r, budget.attack, boxes):
+            for m, x, r, att, box in zip(self.plan.modalities, base, budget.r, budget.attack, boxes):
                 width = element_view(resized(m, x), x).shape[1]
                 n = resized(m, x).n
                 if att is Attack.ADD:
@@ -210,8 +192,7 @@ class VariableSizeElementAttack:
                 else:
                     pos = torch.zeros(0, dtype=torch.int64, device=device)
                 specs.append((att, pos))
-                values.append(lo + (hi - lo) * torch.rand((len(pos), width), generator=gen, device=device,
-                                                           dtype=x.dtype))
+                values.append(random_values(box, len(pos), width, gen, x))
             values = self._refine(tuple(base), specs, values, label, gen, boxes)
             with torch.no_grad():
                 cand = tuple(t.detach() for t in self._build(tuple(base), specs, values))
