@@ -8,6 +8,7 @@ spec/feature_smoothing.md FS.2-FS.4 (S = 0, S = 1, eps = 0).
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import mpmath
@@ -16,7 +17,13 @@ from hypothesis import example, given
 
 from mmcert_verified.errors import InvalidParameterError
 from mmcert_verified.feature_smoothing import certified, fcsb, inner_lower, radius
-from mmcert_verified.feature_smoothing.gaussian import endpoint_fraction, phi_inverse, working_precision
+from mmcert_verified.feature_smoothing.gaussian import (
+    ceil_decimal,
+    endpoint_fraction,
+    floor_decimal,
+    phi_inverse,
+    working_precision,
+)
 
 from . import mp_reference as mp
 from .strategies import epsilons, scores, sigmas, taus
@@ -122,3 +129,20 @@ def test_bad_input_raises_invalid_parameter(args):
 def test_bad_tau():
     with pytest.raises(InvalidParameterError):
         radius(Fraction(1, 2), Fraction(1), Fraction(3, 2))
+
+
+def test_decimal_rounding_is_outward_from_the_ball_ends():
+    """FS.G3: floor_decimal rounds the ball's lower end down, ceil_decimal its upper end up (10^-30)."""
+    from flint import arb
+
+    x = arb(0.1, 2.0**-20)  # a ball around the double nearest 0.1 of radius (at least) 2^-20
+    lo, hi = endpoint_fraction(x.lower()), endpoint_fraction(x.upper())  # its ends (rounded outward by arb)
+    assert lo <= Fraction(0.1) - Fraction(1, 2**20) and hi >= Fraction(0.1) + Fraction(1, 2**20)
+    scale = 10**30
+    # expected: the definitions, in exact rationals (math.floor / math.ceil of the scaled end)
+    assert floor_decimal(x) == Fraction(math.floor(lo * scale), scale)
+    assert ceil_decimal(x) == Fraction(math.ceil(hi * scale), scale)
+    assert floor_decimal(x) <= lo < floor_decimal(x) + Fraction(1, scale)
+    neg = -x  # negative ends round away from the ball as well (negation is exact: ends -hi, -lo)
+    assert floor_decimal(neg) == Fraction(math.floor(-hi * scale), scale)
+    assert ceil_decimal(neg) == Fraction(math.ceil(-lo * scale), scale)

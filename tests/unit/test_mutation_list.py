@@ -118,3 +118,14 @@ def test_a_shared_clause_id_names_no_row():
     assert mc.row_for(by_id, rows) is None
     assert mc.row_for(by_label, rows) is rows[1] and mc.row_for(by_key, rows) is rows[2]
     assert mc.uncovered_rows(rows, [by_id, by_label, by_key]) == ["X1 core"]
+
+
+def test_sample_is_fixed_by_seed_and_stable_when_mutations_are_added():
+    a = mc.sample(MUTATIONS, 10, 1)
+    assert len(a) == 10 and a == mc.sample(list(reversed(MUTATIONS)), 10, 1)[::-1] == mc.sample(MUTATIONS, 10, 1)
+    assert a != mc.sample(MUTATIONS, 10, 2)
+    extra = mc.Mutation("T1.4", "x.py", "a", "b", "a new mutation")
+    b = mc.sample(MUTATIONS + [extra], 10, 1)
+    # at most one of the chosen mutations changes: the new one, if it ranks among the 10 smallest
+    assert len(set(map(id, a)) - set(map(id, b))) <= 1
+    assert (extra in b) == (len(set(map(id, a)) - set(map(id, b))) == 1)
