@@ -22,45 +22,25 @@ from mmcert_verified.cli import main
 from mmcert_verified.errors import InputFileError, InvalidParameterError
 from mmcert_verified.runs import Shard, execute, load_config, merge, read_run_file
 from mmcert_verified.runs.launch import Launch, Launcher, detect_launch
+from run_helpers import classification_config, write_config
 
-TOY = Path(__file__).with_name("e2e_toy.py")
 ROOT = Path(__file__).resolve().parents[2]
 
-CONFIG = f"""
-task = "classification"
-classes = 3
-[model]
-factory = "{TOY.as_posix()}:classifier"
-[data]
-factory = "{TOY.as_posix()}:clips"
-kwargs = {{ count = 7 }}
-[[modalities]]
-name = "a"
-shape = [1, 12]
-element_dims = [1]
-channel_dim = 0
-[[modalities]]
-name = "b"
-shape = [1, 30]
-element_dims = [1]
-channel_dim = 0
-[certify]
+CONFIG = classification_config(7, """
 method = "mmcert"
 k = [3, 5]
 N = 30
 alpha = 0.01
 batch_size = 16
 seed = 3
-[budgets]
+""", """
 attack = "modify"
 r = [[0, 0], [1, 1]]
-"""
+""")
 
 
 def _config(tmp_path: Path) -> Path:
-    path = tmp_path / "run.toml"
-    path.write_text(CONFIG)
-    return path
+    return write_config(tmp_path, CONFIG)
 
 
 def _torchrun(cfg: Path, out: Path, *extra: str, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -26,66 +26,30 @@ from torch import nn
 
 from mmcert_verified.atomic_io import FileLock
 from mmcert_verified.cli import main
+from run_helpers import TOY, classification_config, segmentation_config
 
 HERE = Path(__file__).resolve()
-TOY = HERE.with_name("e2e_toy.py")
 
 # 4 inputs x 2 budgets: 1 header write, 4 line writes, 8 certificate writes, 1 merge write
-CONFIG = f"""
-task = "classification"
-classes = 3
-[model]
-factory = "{TOY.as_posix()}:classifier"
-[data]
-factory = "{TOY.as_posix()}:clips"
-kwargs = {{ count = 4 }}
-[[modalities]]
-name = "a"
-shape = [1, 12]
-element_dims = [1]
-channel_dim = 0
-[[modalities]]
-name = "b"
-shape = [1, 30]
-element_dims = [1]
-channel_dim = 0
-[certify]
+CONFIG = classification_config(4, """
 k = [3, 5]
 N = 20
 alpha = 0.05
 batch_size = 8
 seed = 1
-[budgets]
+""", """
 ratios = [[1, 1]]
 steps = [0, 1]
-"""
+""")
 
-SEG_CONFIG = f"""
-task = "segmentation"
-classes = 2
-[model]
-factory = "{TOY.as_posix()}:segmenter"
-[data]
-factory = "{TOY.as_posix()}:scenes"
-kwargs = {{ count = 2 }}
-[[modalities]]
-name = "rgb"
-shape = [3, 6, 8]
-element_dims = [1, 2]
-channel_dim = 0
-[[modalities]]
-name = "depth"
-shape = [1, 6, 8]
-element_dims = [1, 2]
-channel_dim = 0
-[certify]
+SEG_CONFIG = segmentation_config(2, """
 k = [20, 10]
 N = 20
 alpha = "0.05"
 engine = "reference"
-[budgets]
+""", """
 r = [[1, 1]]
-"""
+""")
 
 # forks each case from one helper process that imported everything and ran one warm-up run with a
 # single torch thread (no OpenMP pool exists, so forking is safe); each case then costs its own work only

@@ -3,81 +3,37 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from mmcert_verified.cli import main
 from mmcert_verified.errors import InputFileError, InvalidParameterError
 from mmcert_verified.runs import Shard, execute, load_config, merge, read_run_file, summarize
+from run_helpers import classification_config, segmentation_config, write_config as write
 
-TOY = Path(__file__).with_name("e2e_toy.py")
-
-CLASSIFICATION = f"""
-task = "classification"
-classes = 3
-[model]
-factory = "{TOY.as_posix()}:classifier"
-[data]
-factory = "{TOY.as_posix()}:clips"
-kwargs = {{ count = 9 }}
-[[modalities]]
-name = "a"
-shape = [1, 12]
-element_dims = [1]
-channel_dim = 0
-[[modalities]]
-name = "b"
-shape = [1, 30]
-element_dims = [1]
-channel_dim = 0
-[certify]
+CLASSIFICATION = classification_config(9, """
 method = "mmcert"
 k = [3, 5]
 N = 40
 alpha = 0.01
 batch_size = 16
 seed = 5
-[budgets]
+""", """
 attack = "modify"
 r = [[0, 0]]
 ratios = [[1, 1], [1, 2]]
 steps = [1, 2]
-"""
+""")
 
-SEGMENTATION = f"""
-task = "segmentation"
-classes = 2
-[model]
-factory = "{TOY.as_posix()}:segmenter"
-[data]
-factory = "{TOY.as_posix()}:scenes"
-kwargs = {{ count = 5 }}
-[[modalities]]
-name = "rgb"
-shape = [3, 6, 8]
-element_dims = [1, 2]
-channel_dim = 0
-[[modalities]]
-name = "depth"
-shape = [1, 6, 8]
-element_dims = [1, 2]
-channel_dim = 0
-[certify]
+SEGMENTATION = segmentation_config(5, """
 method = "ablation"
 k = 30
 N = 30
 alpha = "0.05"
 engine = "reference"
-[budgets]
+""", """
 r = [[0, 0], [1, 1]]
-"""
-
-
-def write(tmp_path: Path, text: str, name: str = "run.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(text)
-    return path
+""")
 
 
 @pytest.fixture(params=["classification", "segmentation"])

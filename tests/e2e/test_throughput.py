@@ -16,8 +16,7 @@ from mmcert_verified.errors import InvalidParameterError
 from mmcert_verified.runs import execute, load_config, read_run_file
 from mmcert_verified.sampling import SamplingPlan
 from mmcert_verified.threat_model import Method
-
-TOY = Path(__file__).with_name("e2e_toy.py")
+from run_helpers import classification_config, write_config
 
 
 def _cases():
@@ -57,39 +56,19 @@ def test_autocast_votes_are_exact_counts_of_n(tmp_path):
         Certifier(model, plan, "classification", 3, autocast="int8")
 
 
-CONFIG = f"""
-task = "classification"
-classes = 3
-[model]
-factory = "{TOY.as_posix()}:classifier"
-[data]
-factory = "{TOY.as_posix()}:clips"
-kwargs = {{ count = 8 }}
-[[modalities]]
-name = "a"
-shape = [1, 12]
-element_dims = [1]
-channel_dim = 0
-[[modalities]]
-name = "b"
-shape = [1, 30]
-element_dims = [1]
-channel_dim = 0
-[certify]
+CONFIG = classification_config(8, """
 k = [3, 5]
 N = 10
 alpha = 0.05
 batch_size = 35
 EXTRA
-[budgets]
+""", """
 r = [[0, 0], [1, 1]]
-"""
+""")
 
 
 def _config(tmp_path: Path, extra: str = "", name: str = "run.toml"):
-    path = tmp_path / name
-    path.write_text(CONFIG.replace("EXTRA", extra))
-    return load_config(path)
+    return load_config(write_config(tmp_path, CONFIG.replace("EXTRA", extra), name))
 
 
 def test_a_packed_run_writes_the_records_of_the_default_run(tmp_path):
