@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import torch
 
 from mmcert_verified.cli import main
+from attack_helpers import one_thread as _one_thread  # noqa: F401 (autouse fixture)
 
 TOY = Path(__file__).with_name("attack_toy.py")
 
@@ -55,16 +55,6 @@ def write(tmp_path: Path, text: str = CONFIG, name: str = "toy.toml") -> Path:
 
 def attack(config: Path, out: Path, *extra: str) -> int:
     return main(["attack", str(config), "--out", str(out), *FAST, *extra])
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
 
 
 @pytest.fixture

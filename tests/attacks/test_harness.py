@@ -10,9 +10,9 @@ import torch
 
 from mmcert_verified.attacks.element import GreedyElementAttack, element_view, encode_differentiable, from_element_view
 from mmcert_verified.attacks.harness import ExactHarness, MonteCarloHarness, sign_test_p_value, violation_p_value
-from mmcert_verified.reference.theorem1 import SubsampleMasses, decide
 from mmcert_verified.sampling import Modality, SamplingPlan
-from mmcert_verified.threat_model import Budget, attacked_sizes
+from mmcert_verified.threat_model import Budget
+from attack_helpers import non_strict, sound
 
 
 class NearestValue(torch.nn.Module):
@@ -22,16 +22,6 @@ class NearestValue(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         v, m = x[:, 0], x[:, 1]
         return torch.stack([-(((v - c) ** 2) * m).sum(1) for c in (0.0, 1.0)], dim=1)
-
-
-def sound(p_a, p_b, setting, budget) -> bool:
-    return decide(p_a, p_b, SubsampleMasses.of(attacked_sizes(setting, budget))).certified
-
-
-def non_strict(p_a, p_b, setting, budget) -> bool:
-    """The paper's printed Theorem 1 (">=", deviation D2): deliberately unsound."""
-    d = decide(p_a, p_b, SubsampleMasses.of(attacked_sizes(setting, budget)))
-    return d.a - d.b >= d.threshold
 
 
 @pytest.fixture(scope="module")

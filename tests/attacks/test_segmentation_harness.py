@@ -15,16 +15,7 @@ from mmcert_verified.attacks.pixel import PixelElementAttack, pixel_margins
 from mmcert_verified.attacks.segmentation_harness import SegmentationHarness, holm_rejections, pixel_p_values
 from mmcert_verified.sampling import Modality, SamplingPlan
 from mmcert_verified.threat_model import Budget
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
+from attack_helpers import one_thread as _one_thread  # noqa: F401 (autouse fixture)
 
 
 class GlobalMeanSegmenter(torch.nn.Module):

@@ -16,16 +16,7 @@ from mmcert_verified.attacks.smoothed import (
 from mmcert_verified.feature_smoothing import fcsb
 from mmcert_verified.feature_smoothing.encoder import SmoothedEncoder
 from mmcert_verified.feature_smoothing.oracles import HalfSpaceEncoder, SignVectorEncoder, SlabEncoder
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
+from attack_helpers import one_thread as _one_thread  # noqa: F401 (autouse fixture)
 
 
 def doubled_sigma(score, sigma, eps):

@@ -12,19 +12,9 @@ from mmcert_verified.attacks.variable_size import (
     VariableSizeElementAttack, delete_elements, insert_elements, resized_plan,
 )
 from mmcert_verified.errors import InvalidParameterError
-from mmcert_verified.reference.theorem1 import SubsampleMasses, decide
 from mmcert_verified.sampling import Modality, SamplingPlan
-from mmcert_verified.threat_model import Budget, attacked_sizes
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
+from mmcert_verified.threat_model import Budget
+from attack_helpers import non_strict, one_thread as _one_thread, sound  # noqa: F401 (autouse fixture)
 
 
 class NearestValue(torch.nn.Module):
@@ -34,16 +24,6 @@ class NearestValue(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         v, m = x[:, 0], x[:, 1]
         return torch.stack([-(((v - c) ** 2) * m).sum(1) for c in (0.0, 1.0)], dim=1)
-
-
-def sound(p_a, p_b, setting, budget) -> bool:
-    return decide(p_a, p_b, SubsampleMasses.of(attacked_sizes(setting, budget))).certified
-
-
-def non_strict(p_a, p_b, setting, budget) -> bool:
-    """The paper's printed Theorem 1 (">=", deviation D2): deliberately unsound."""
-    d = decide(p_a, p_b, SubsampleMasses.of(attacked_sizes(setting, budget)))
-    return d.a - d.b >= d.threshold
 
 
 def test_insert_and_delete_elements():
