@@ -93,18 +93,23 @@ def _eps_list(text: str) -> list[tuple[str, Fraction]]:
     return out
 
 
-def certify_json(score_text: str, sigma_text: str, tau_text: str, eps_text: str) -> dict:
-    """The JSON object of ``mmcert fs certify`` (validates every input first)."""
-    score = exact_number(score_text, "--score-lower")
-    if not 0 < score <= 1:
-        raise InvalidParameterError(f"--score-lower must lie in (0, 1], got {score_text}")
+def _smoothing_parameters(sigma_text: str, tau_text: str, eps_text: str):
+    """(sigma > 0, tau in [0, 1], [(eps text, eps value), ...]) parsed exactly; bad input raises."""
     sigma = exact_number(sigma_text, "--sigma")
     if sigma <= 0:
         raise InvalidParameterError(f"--sigma must be positive, got {sigma_text}")
     tau = exact_number(tau_text, "--tau")
     if not 0 <= tau <= 1:
         raise InvalidParameterError(f"--tau must lie in [0, 1], got {tau_text}")
-    eps = _eps_list(eps_text)
+    return sigma, tau, _eps_list(eps_text)
+
+
+def certify_json(score_text: str, sigma_text: str, tau_text: str, eps_text: str) -> dict:
+    """The JSON object of ``mmcert fs certify`` (validates every input first)."""
+    score = exact_number(score_text, "--score-lower")
+    if not 0 < score <= 1:
+        raise InvalidParameterError(f"--score-lower must lie in (0, 1], got {score_text}")
+    sigma, tau, eps = _smoothing_parameters(sigma_text, tau_text, eps_text)
     bounds = []
     for text, value in eps:
         b = fcsb(score, sigma, value)
@@ -192,13 +197,7 @@ def score_certificate(cosines: np.ndarray, alpha_text: str, bound: str, sigma_te
     alpha = exact_number(alpha_text, "--alpha")
     if not 0 < alpha < 1:
         raise InvalidParameterError(f"--alpha must lie strictly between 0 and 1, got {alpha_text}")
-    sigma = exact_number(sigma_text, "--sigma")
-    if sigma <= 0:
-        raise InvalidParameterError(f"--sigma must be positive, got {sigma_text}")
-    tau = exact_number(tau_text, "--tau")
-    if not 0 <= tau <= 1:
-        raise InvalidParameterError(f"--tau must lie in [0, 1], got {tau_text}")
-    eps = _eps_list(eps_text)
+    sigma, tau, eps = _smoothing_parameters(sigma_text, tau_text, eps_text)
     return fs_certificate(
         statistics_from_cosines(cosines), alpha=alpha, bound=bound, sigma=sigma, eps=[v for _, v in eps],
         tau=tau, alpha_text=str(alpha_text), sigma_text=str(sigma_text), eps_texts=[t for t, _ in eps],
