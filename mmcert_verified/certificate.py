@@ -27,19 +27,19 @@ edits made without recomputing it; it is **not** a signature (anyone can
 recompute it), which is why the audit re-derives every claim as well.
 
 Reading is defensive (the audit reads files from anywhere) and lives in
-:mod:`mmcert_verified.certificate_reader`.
+:mod:`mmcert_verified.certificate_reader`.  The format's names, limits, spec versions, text forms and
+digest live in :mod:`mmcert_verified.certificate_format`, which both import (and this module re-exports):
+the writer checks what it writes with the reader, the reader never imports the writer.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import enum
 import hashlib
 import io
 import json
 import math
 import platform
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -48,167 +48,44 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .reference.clopper_pearson import decimal_string
+from .certificate_format import (
+    DIGEST_ALGORITHM,
+    FORMAT,
+    GAP_DIGITS,
+    HEX64,
+    LIBNAME,
+    MAX_ALPHA_CHARS,
+    MAX_CERTIFICATE_BYTES,
+    MAX_CLASSES,
+    MAX_DEPTH,
+    MAX_ELEMENTS,
+    MAX_FLOAT_CHARS,
+    MAX_INT_DIGITS,
+    MAX_MODALITIES,
+    MAX_SIDECAR_BYTES,
+    MAX_STRING,
+    MAX_VOTES,
+    SCHEMA_VERSION,
+    SIDECAR_NAME,
+    SPEC_VERSIONS,
+    TIME_PATTERN,
+    CertificateFormatError,
+    Kind,
+    SidecarDigestError,
+    canonical_bytes,
+    compute_digest,
+    exact_text,
+    gap_text,
+    parse_alpha_text,
+    seal,
+    show_value,
+    spec_version_of,
+)
+from .certificate_reader import parse_certificate_bytes, validate_certificate
 from .errors import InputFileError, InvalidParameterError, MMCertError
 from .reference.certify import Certification, RadiusResult, alpha_fraction
 from .reference.certify import radius as reference_radius
 from .threat_model import Method, parse_attacks
-
-#: the value of the ``format`` member: marks a JSON file as an mmcert certificate
-FORMAT = "mmcert-certificate"
-#: version of this file format (clause CERT.1); bumped on any incompatible change
-SCHEMA_VERSION = 1
-DIGEST_ALGORITHM = "sha256"
-#: significant digits of the reported Theorem 1 gap (rounded towards -infinity)
-GAP_DIGITS = 17
-
-# --- limits on what the reader accepts (a certificate is untrusted input) -------------------
-
-#: largest certificate file read (bytes)
-MAX_CERTIFICATE_BYTES = 4 * 1024 * 1024
-#: largest sidecar .npz read (bytes, on disk and uncompressed)
-MAX_SIDECAR_BYTES = 512 * 1024 * 1024
-#: deepest nesting of arrays/objects (the format itself needs 6)
-MAX_DEPTH = 16
-#: most decimal digits of any integer token (no field needs more than 20)
-MAX_INT_DIGITS = 100
-#: longest string, longest float token
-MAX_STRING = 4096
-MAX_FLOAT_CHARS = 64
-#: most modalities, most classes, most votes N, largest n_i / r_i
-MAX_MODALITIES = 64
-MAX_CLASSES = 100_000
-MAX_VOTES = 10**7
-MAX_ELEMENTS = 10**9
-#: longest alpha text (decimal exponents are limited to 3 digits, p/q to 90 digits each)
-MAX_ALPHA_CHARS = 200
-
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_ALPHA_DECIMAL = re.compile(r"^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?$")
-_ALPHA_RATIO = re.compile(r"^\d{1,90}/\d{1,90}$")
-TIME_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$")
-LIBNAME = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
-SIDECAR_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,200}\.npz$")
-
-
-class Kind(str, enum.Enum):
-    """What was certified (clause CERT.1)."""
-
-    CLASSIFICATION = "classification"
-    SEGMENTATION = "segmentation"
-    FEATURE_SMOOTHING = "feature_smoothing"  # spec FS.10; written by mmcert_verified.feature_smoothing.certificate
-
-
-class CertificateFormatError(InputFileError):
-    """The file is not a well-formed certificate (unreadable, not JSON, wrong structure, over a limit)."""
-
-
-class SidecarDigestError(MMCertError):
-    """A segmentation certificate's sidecar does not have the SHA-256 the certificate records."""
-
-
-# --- exact text forms ---------------------------------------------------------------------
-
-
-def exact_text(value: Fraction) -> str:
-    """A rational as exact text: a plain decimal when it terminates, else ``p/q``."""
-    return decimal_string(Fraction(value))
-
-
-def gap_text(numerator: int, denominator: int, digits: int = GAP_DIGITS) -> str:
-    """numerator/denominator in scientific notation, ``digits`` significant digits, rounded down.
-
-    Rounded towards -infinity, so a positive margin is never overstated.  Works
-    on integers of any size without converting them to decimal strings.
-    """
-    if denominator <= 0:
-        raise ValueError("denominator must be positive")
-    if numerator == 0:
-        return "0"
-    negative = numerator < 0
-    num = -numerator if negative else numerator
-    # e = floor(log10(num / den)), first estimated from bit lengths, then corrected exactly
-    e = math.floor((num.bit_length() - denominator.bit_length()) * math.log10(2))
-
-    def scaled(e: int) -> tuple[int, bool]:
-        shift = digits - 1 - e
-        if shift >= 0:
-            top, bottom = num * 10**shift, denominator
-        else:
-            top, bottom = num, denominator * 10**-shift
-        q, rem = divmod(top, bottom)
-        return q, rem != 0
-
-    while True:
-        q, inexact = scaled(e)
-        if q >= 10**digits:
-            e += 1
-        elif q < 10 ** (digits - 1):
-            e -= 1
-        else:
-            break
-    if negative and inexact:
-        q += 1  # towards -infinity
-        if q == 10**digits:
-            q //= 10
-            e += 1
-    mant = str(q)
-    return f"{'-' if negative else ''}{mant[0]}.{mant[1:]}e{e:+d}"
-
-
-def parse_alpha_text(text: str) -> Fraction:
-    """Clause CERT.1: alpha as recorded -- a decimal (``0.001``, ``1e-3``) or ``p/q``, in (0, 1).
-
-    Stricter than the CLI: bounded length and exponent, so parsing a hostile
-    certificate cannot build a huge number.
-    """
-    if not isinstance(text, str) or len(text) > MAX_ALPHA_CHARS:
-        raise InvalidParameterError(f"alpha must be a short decimal or p/q string, got {show_value(text)}")
-    s = text.strip()
-    if not (_ALPHA_DECIMAL.match(s) or _ALPHA_RATIO.match(s)):
-        raise InvalidParameterError(f"alpha {show_value(text)} is not a decimal or p/q")
-    try:
-        value = Fraction(s)
-    except (ValueError, ZeroDivisionError):
-        raise InvalidParameterError(f"alpha {show_value(text)} is not a number") from None
-    if not 0 < value < 1:
-        raise InvalidParameterError(f"alpha must lie strictly between 0 and 1, got {show_value(text)}")
-    return value
-
-
-def show_value(value: object, limit: int = 60) -> str:
-    """A short, single-line, printable rendering of an untrusted value for messages."""
-    if isinstance(value, (dict, list)):
-        text = type(value).__name__
-    else:
-        text = repr(value)
-    text = text.encode("ascii", "backslashreplace").decode("ascii")
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-# --- canonical serialization and digest (clause CERT.2) -------------------------------------
-
-
-def canonical_bytes(doc: Mapping[str, Any]) -> bytes:
-    """Clause CERT.2: the bytes the digest covers -- everything but ``digest``, canonically."""
-    body = {key: value for key, value in doc.items() if key != "digest"}
-    return json.dumps(
-        body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    ).encode("utf-8")
-
-
-def compute_digest(doc: Mapping[str, Any]) -> str:
-    """Clause CERT.2: SHA-256 (hex) of :func:`canonical_bytes`."""
-    return hashlib.sha256(canonical_bytes(doc)).hexdigest()
-
-
-def seal(doc: dict) -> dict:
-    """Return a copy of ``doc`` with its ``digest`` member (re)computed (clause CERT.2)."""
-    out = {key: value for key, value in doc.items() if key != "digest"}
-    out["digest"] = {"algorithm": DIGEST_ALGORITHM, "value": compute_digest(out)}
-    return out
-
 
 # --- provenance -----------------------------------------------------------------------------
 
@@ -287,9 +164,8 @@ class Provenance:
 
 
 def _header(kind: Kind) -> dict:
-    from . import SPEC_VERSION
-
-    return {"format": FORMAT, "schema_version": SCHEMA_VERSION, "kind": kind.value, "spec_version": SPEC_VERSION}
+    return {"format": FORMAT, "schema_version": SCHEMA_VERSION, "kind": kind.value,
+            "spec_version": spec_version_of(kind)}
 
 
 def certificate_header(kind: Kind) -> dict:
@@ -440,8 +316,6 @@ def write_certificate(doc: Mapping[str, Any], path) -> Path:
     Raises :class:`InputFileError` when ``path`` exists or cannot be created and
     :class:`InvalidParameterError` when ``doc`` is not sealed with a correct digest.
     """
-    from .certificate_reader import parse_certificate_bytes, validate_certificate
-
     digest = doc.get("digest")
     if not isinstance(digest, dict) or digest.get("value") != compute_digest(doc):
         raise InvalidParameterError("refusing to write a certificate whose digest is missing or wrong; seal() it")
@@ -612,3 +486,18 @@ def write_segmentation_certificate(
         side.unlink(missing_ok=True)  # we created it just above
         raise
     return path
+
+
+#: the public names; those of the format itself (limits, Kind, digest, text forms) live in
+#: :mod:`mmcert_verified.certificate_format` and are re-exported here, where callers have always found them
+__all__ = [
+    "DIGEST_ALGORITHM", "FORMAT", "GAP_DIGITS", "HEX64", "LIBNAME", "MAX_ALPHA_CHARS", "MAX_CERTIFICATE_BYTES",
+    "MAX_CLASSES", "MAX_DEPTH", "MAX_ELEMENTS", "MAX_FLOAT_CHARS", "MAX_INT_DIGITS", "MAX_MODALITIES",
+    "MAX_SIDECAR_BYTES", "MAX_STRING", "MAX_VOTES", "SCHEMA_VERSION", "SIDECAR_NAME", "SPEC_VERSIONS",
+    "TIME_PATTERN", "CertificateFormatError", "Kind", "SidecarDigestError", "canonical_bytes", "compute_digest",
+    "exact_text", "gap_text", "parse_alpha_text", "seal", "show_value",
+    "Provenance", "SEGMENTATION_ALPHA_SPLIT", "bound_rule", "budget_direction", "certificate_header",
+    "classification_certificate", "classification_claims", "classification_inputs", "library_versions",
+    "radius_along_budget", "recorded_alpha", "segmentation_claims", "sidecar_path", "utc_now", "write_certificate",
+    "write_classification_certificate", "write_segmentation_certificate",
+]

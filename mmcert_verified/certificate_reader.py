@@ -5,7 +5,9 @@ string and list lengths; rejects NaN/Infinity and duplicate keys; and checks the
 field against a hand-written mirror of ``docs/certificate.schema.json``.  :func:`read_sidecar` loads a
 segmentation certificate's ``.npz`` with ``allow_pickle=False`` from bytes whose SHA-256 it has
 checked, after checking the zip members' declared sizes.  Nothing read is ever executed or unpickled.
-Writing certificates lives in :mod:`mmcert_verified.certificate`.
+Writing certificates lives in :mod:`mmcert_verified.certificate`; both sides build on
+:mod:`mmcert_verified.certificate_format` (names, limits, versions, digest), and this module imports
+nothing of the writer or the audit (data flow: result -> certificate -> audit).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import numpy as np
 from .errors import InvalidParameterError
 from .threat_model import Attack, Method
 
-from .certificate import (
+from .certificate_format import (
+    SPEC_VERSIONS,
     CertificateFormatError,
     DIGEST_ALGORITHM,
     FORMAT,
@@ -49,8 +52,10 @@ from .certificate import (
     LIBNAME,
     SIDECAR_NAME,
     TIME_PATTERN,
-    show_value,
+    kinds_of_version,
     parse_alpha_text,
+    show_value,
+    spec_version_of,
 )
 
 
@@ -422,12 +427,15 @@ def validate_certificate(doc: Any) -> LoadedCertificate:
         raise CertificateFormatError(
             f"schema_version {show_value(version)} is not supported; this tool reads schema_version {SCHEMA_VERSION}"
         )
-    from . import SPEC_VERSION
-
     spec = _str(doc["spec_version"], _Where("spec_version"), limit=32)
-    if spec != SPEC_VERSION:
-        raise CertificateFormatError(f"the certificate follows spec {show_value(spec)}; this tool implements spec {SPEC_VERSION}")
+    if spec not in SPEC_VERSIONS:
+        raise CertificateFormatError(
+            f"the certificate follows spec {show_value(spec)}; this tool reads spec {', '.join(SPEC_VERSIONS)}"
+        )
     kind = _enum(doc["kind"], _Where("kind"), Kind)
+    if kind not in kinds_of_version(spec):  # clause CERT.7: a kind exists from the version that adds it
+        raise _Where("kind").fail(f"kind {kind.value!r} is not defined by spec {spec} (it needs spec "
+                                  f"{spec_version_of(kind)})")
     digest = _obj(doc["digest"], _Where("digest"), {"algorithm", "value"})
     if digest["algorithm"] != DIGEST_ALGORITHM:
         raise _Where("digest.algorithm").fail(f"expected {DIGEST_ALGORITHM!r}, got {show_value(digest['algorithm'])}")
