@@ -20,27 +20,18 @@ delete       n_i - r_i    n_i - r_i
 
 from __future__ import annotations
 
-import enum
 import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from .errors import InvalidParameterError
+from .threat.attacks import Attack, AttackRule
+from .threat.schemes import AttackedSizes, Method, Scheme
 
-
-class Attack(str, enum.Enum):
-    """What the attacker may do to the elements of one modality (clause S2)."""
-
-    MODIFY = "modify"
-    ADD = "add"
-    DELETE = "delete"
-
-
-class Method(str, enum.Enum):
-    """Which sub-sampling the ensemble uses (clauses S1 and S4)."""
-
-    MMCERT = "mmcert"
-    ABLATION = "ablation"
+__all__ = [
+    "Attack", "AttackRule", "AttackedSizes", "Budget", "Method", "Scheme", "Setting", "attacked_sizes",
+    "budget_ratio", "check_alpha", "max_radius_multiplier", "parse_attacks",
+]
 
 
 def _as_int(value: object, what: str) -> int:
@@ -113,23 +104,7 @@ class Setting:
         object.__setattr__(self, "n", _int_tuple(self.n, "n"))
         object.__setattr__(self, "k", _int_tuple(self.k, "k"))
         object.__setattr__(self, "method", Method(self.method))
-        if self.method is Method.MMCERT:
-            if len(self.k) != len(self.n):
-                raise InvalidParameterError(
-                    f"--k has {len(self.k)} entries but --n has {len(self.n)}: give one k per modality"
-                )
-            for i, (n_i, k_i) in enumerate(zip(self.n, self.k), 1):
-                if k_i > n_i:
-                    raise InvalidParameterError(f"modality {i}: k = {k_i} exceeds n = {n_i}")
-        else:
-            if len(self.k) != 1:
-                raise InvalidParameterError(
-                    f"the ablation baseline keeps one pooled k, got {len(self.k)} values"
-                )
-            if self.k[0] > sum(self.n):
-                raise InvalidParameterError(
-                    f"pooled k = {self.k[0]} exceeds the pooled n = {sum(self.n)}"
-                )
+        self.method.scheme.check_k(self.n, self.k)
 
     @property
     def modalities(self) -> int:
@@ -149,21 +124,6 @@ class Budget:
         object.__setattr__(self, "attack", parse_attacks(self.attack, len(r)))
 
 
-@dataclass(frozen=True)
-class AttackedSizes:
-    """The sizes Theorem 1 needs (clause S3), for the (possibly pooled) lists.
-
-    ``n``: elements before the attack; ``n_prime``: after; ``e``: shared by both;
-    ``k``: elements kept.  One entry per sub-sampled list: T entries for MMCert,
-    one pooled entry for the baseline.
-    """
-
-    n: tuple[int, ...]
-    n_prime: tuple[int, ...]
-    e: tuple[int, ...]
-    k: tuple[int, ...]
-
-
 def attacked_sizes(setting: Setting, budget: Budget) -> AttackedSizes:
     """Clause S3 (and S4 for the pooled baseline): (e_i, n'_i) from (n_i, r_i, attack_i).
 
@@ -175,35 +135,7 @@ def attacked_sizes(setting: Setting, budget: Budget) -> AttackedSizes:
         raise InvalidParameterError(
             f"--r has {len(budget.r)} entries but --n has {setting.modalities}"
         )
-    e: list[int] = []
-    n_prime: list[int] = []
-    for i, (n_i, r_i, att) in enumerate(zip(setting.n, budget.r, budget.attack), 1):
-        if att is Attack.ADD:
-            e.append(n_i)
-            n_prime.append(n_i + r_i)
-            continue
-        if r_i > n_i:
-            raise InvalidParameterError(
-                f"modality {i}: cannot {att.value} r = {r_i} of only n = {n_i} elements"
-            )
-        e.append(n_i - r_i)
-        n_prime.append(n_i if att is Attack.MODIFY else n_i - r_i)
-    if setting.method is Method.MMCERT:
-        for i, (np_i, k_i) in enumerate(zip(n_prime, setting.k), 1):
-            if np_i < k_i:
-                raise InvalidParameterError(
-                    f"modality {i}: deleting leaves {np_i} elements, fewer than k = {k_i}"
-                )
-        return AttackedSizes(setting.n, tuple(n_prime), tuple(e), setting.k)
-    # an attack of *at most* r may perform the deletions without the additions (clause S4)
-    deleted = sum(r_i for r_i, att in zip(budget.r, budget.attack) if att is Attack.DELETE)
-    pooled_after_deletions = sum(setting.n) - deleted
-    if pooled_after_deletions < setting.k[0]:
-        raise InvalidParameterError(
-            f"deleting leaves {pooled_after_deletions} pooled elements, fewer than k = {setting.k[0]}"
-        )
-    pooled_np = sum(n_prime)
-    return AttackedSizes((sum(setting.n),), (pooled_np,), (sum(e),), setting.k)
+    return setting.method.scheme.attacked_sizes(setting.n, setting.k, budget.r, budget.attack)
 
 
 def max_radius_multiplier(setting: Setting, ratio: Sequence[int], attack: Sequence[Attack]) -> int | None:
@@ -216,25 +148,7 @@ def max_radius_multiplier(setting: Setting, ratio: Sequence[int], attack: Sequen
     the budget direction only adds to modalities that are never sampled
     (k = 0): nothing then changes with t and the radius would be infinite.
     """
-    bound: int | None = None
-
-    def tighten(limit: int) -> None:
-        nonlocal bound
-        bound = limit if bound is None else min(bound, limit)
-
-    if setting.method is Method.MMCERT:
-        for n_i, k_i, c_i, att in zip(setting.n, setting.k, ratio, attack):
-            if c_i > 0 and att is not Attack.ADD:
-                tighten((n_i - k_i) // c_i)
-        inert = all(k_i == 0 for k_i, c_i in zip(setting.k, ratio) if c_i > 0)
-    else:
-        lost = sum(c for c, att in zip(ratio, attack) if att is not Attack.ADD)
-        if lost > 0:
-            tighten((sum(setting.n) - setting.k[0]) // lost)
-        for n_i, c_i, att in zip(setting.n, ratio, attack):
-            if c_i > 0 and att is not Attack.ADD:
-                tighten(n_i // c_i)  # a modality cannot lose more than its n_i elements
-        inert = setting.k[0] == 0
+    bound, inert = setting.method.scheme.radius_cap(setting.n, setting.k, ratio, parse_attacks(attack, setting.modalities))
     if bound is None and inert:
         raise InvalidParameterError(
             "the budget direction only adds elements to modalities with k = 0: "

@@ -65,7 +65,7 @@ class AblationAugmentation:
         object.__setattr__(self, "modalities", tuple(self.modalities))
         object.__setattr__(self, "keep", tuple(k if isinstance(k, KeepRange) else KeepRange(*k) for k in self.keep))
         object.__setattr__(self, "method", Method(self.method))
-        want = len(self.modalities) if self.method is Method.MMCERT else 1
+        want = len(self.method.scheme.list_sizes([m.n for m in self.modalities]))
         if len(self.keep) != want:
             raise InvalidParameterError(f"{self.method.value} augmentation needs {want} keep ranges, got {len(self.keep)}")
 
@@ -76,16 +76,12 @@ class AblationAugmentation:
     def masks(self, generator: torch.Generator, batch: int) -> tuple[torch.Tensor, ...]:
         """Keep masks ``(batch, n_i)`` per modality, with a fresh keep count per example."""
         n = [m.n for m in self.modalities]
-        if self.method is Method.ABLATION:
-            kept = self._counts(generator, batch, sum(n), self.keep[0])
-            keys = torch.rand((batch, sum(n)), generator=generator, dtype=torch.float64, device=generator.device)
-            return tuple(_keep_by_rank(keys, kept).split(n, dim=1))
-        out = []
-        for n_i, rng in zip(n, self.keep):
-            kept = self._counts(generator, batch, n_i, rng)
-            keys = torch.rand((batch, n_i), generator=generator, dtype=torch.float64, device=generator.device)
-            out.append(_keep_by_rank(keys, kept))
-        return tuple(out)
+        masks = []
+        for size, rng in zip(self.method.scheme.list_sizes(n), self.keep):  # one draw per sub-sampled list
+            kept = self._counts(generator, batch, size, rng)
+            keys = torch.rand((batch, size), generator=generator, dtype=torch.float64, device=generator.device)
+            masks.append(_keep_by_rank(keys, kept))
+        return tuple(torch.cat(masks, dim=1).split(n, dim=1))
 
     def __call__(self, inputs: Sequence[torch.Tensor], generator: torch.Generator) -> tuple[torch.Tensor, ...]:
         """Ablate a batch: ``inputs`` holds one ``(B, *shape)`` tensor per modality."""

@@ -82,18 +82,17 @@ def _delete(m: Modality, r: int) -> dict[Modality, int]:
     return out
 
 
+#: attack -> its neighbour enumeration m -> {m': elements changed} (a new attack adds one line; clause S2)
+NEIGHBOURS = {Attack.MODIFY: _modify, Attack.ADD: _add, Attack.DELETE: lambda m, r, alphabet: _delete(m, r)}
+
+
 def modality_neighbours(m: Modality, r: int, attack: Attack, alphabet: int) -> dict[Modality, int]:
     """Every m' one modality's attack reaches, mapped to the number of elements it changes.
 
     For modify the number is the Hamming distance (the least number of
     modifications); for add and delete the length difference.
     """
-    attack = Attack(attack)
-    if attack is Attack.MODIFY:
-        return _modify(m, r, alphabet)
-    if attack is Attack.ADD:
-        return _add(m, r, alphabet)
-    return _delete(m, r)
+    return NEIGHBOURS[Attack(attack)](m, r, alphabet)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from typing import Iterator
 
 from ..errors import EnumerationTooLargeError
 from ..reference.theorem1 import comb
-from ..threat_model import Attack, Budget, Method, Setting, attacked_sizes
+from ..threat_model import Budget, Setting, attacked_sizes
 
 #: largest joint space (atoms with X- or Y-probability > 0) this module enumerates
 DEFAULT_ATOM_LIMIT = 200_000
@@ -63,10 +63,10 @@ def labelled_pair(setting: Setting, budget: Budget) -> LabelledPair:
     attacked_sizes(setting, budget)  # validation only
     original, attacked = [], []
     for i, (n_i, r_i, att) in enumerate(zip(setting.n, budget.r, budget.attack)):
-        kept = n_i if att is Attack.ADD else n_i - r_i
+        kept = att.rule.shared(n_i, r_i)
         shared = [Element(i, SHARED, j) for j in range(kept)]
         gone = [Element(i, ONLY_ORIGINAL, j) for j in range(n_i - kept)]
-        new = [Element(i, ONLY_ATTACKED, j) for j in range(r_i if att is not Attack.DELETE else 0)]
+        new = [Element(i, ONLY_ATTACKED, j) for j in range(att.rule.inserted(n_i, r_i))]
         original.append(tuple(shared + gone))
         attacked.append(tuple(shared + new))
     return LabelledPair(tuple(original), tuple(attacked))
@@ -78,14 +78,8 @@ def subsamples(lists: tuple[tuple[Element, ...], ...], setting: Setting) -> Iter
     MMCert (clause S1): a tuple of per-modality k_i-combinations.  Ablation
     (clause S4): one k-combination of the pooled list, wrapped in a 1-tuple.
     """
-    if setting.method is Method.MMCERT:
-        yield from itertools.product(
-            *(itertools.combinations(lst, k) for lst, k in zip(lists, setting.k))
-        )
-    else:
-        pooled = tuple(itertools.chain.from_iterable(lists))
-        for combo in itertools.combinations(pooled, setting.k[0]):
-            yield (combo,)
+    groups = setting.method.scheme.sampled(lists)
+    yield from itertools.product(*(itertools.combinations(g, k) for g, k in zip(groups, setting.k)))
 
 
 def atom_count(setting: Setting, budget: Budget) -> int:
