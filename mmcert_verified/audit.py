@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import numpy as np
+
 from .certificate import (
     MAX_SIDECAR_BYTES,
     CertificateFormatError,
@@ -49,16 +51,21 @@ from .certificate import (
     compute_digest,
     segmentation_claims,
 )
+from .certificate_per_input import classification_budget_claims, segmentation_budget_claims
 from .certificate_reader import (
     ClassificationInputs,
+    ClassificationPerInputInputs,
     LoadedCertificate,
     SegmentationInputs,
+    SegmentationPerInputInputs,
+    SequentialInputs,
     read_certificate,
     read_sidecar,
 )
+from .certificate_sequential import sequential_claims
 from .errors import InvalidParameterError, MMCertError
 from .reference.certify import Certification, RadiusResult, certified_at, certify, last_certified
-from .threat_model import Attack, Budget, Method, max_radius_multiplier
+from .threat_model import Attack, Budget, Method, Setting, max_radius_multiplier
 
 #: the largest binomial product (bits of P_n or P_n') an audit will compute
 MAX_MASS_BITS = 2**20
@@ -298,8 +305,8 @@ def _oracle_check(result: Certification, budgets: Sequence[tuple[int, ...]]) -> 
     return reasons, ran
 
 
-def _radius(result: Certification, inp: ClassificationInputs, claimed: Any) -> RadiusResult:
-    """Clause R1 along ``inp.radius_ratio``: the largest t with t * ratio certified.
+def _radius(result: Certification, ratio: Sequence[int], claimed: Any) -> RadiusResult:
+    """Clause R1 along ``ratio``: the largest t with t * ratio certified, for ``result``'s bounds.
 
     Certification is monotone in r (clause T1.5) and a budget that is invalid
     for the setting (e.g. modifying more elements than a modality has) stays
@@ -308,17 +315,17 @@ def _radius(result: Certification, inp: ClassificationInputs, claimed: Any) -> R
     the search limit).  Otherwise the full reference search runs, so that the
     mismatch report names the true value.
     """
-    t = inp.threat
-    ratio = tuple(inp.radius_ratio)
-    if len(ratio) != len(t.n) or not any(ratio):
-        raise InvalidParameterError(f"radius_ratio {list(ratio)} is not a direction for {len(t.n)} modalities")
-    limit = max_radius_multiplier(result.setting, ratio, result.budget.attack)
+    setting, attack = result.setting, result.budget.attack
+    ratio = tuple(ratio)
+    if len(ratio) != setting.modalities or not any(ratio):
+        raise InvalidParameterError(f"radius_ratio {list(ratio)} is not a direction for {setting.modalities} modalities")
+    limit = max_radius_multiplier(setting, ratio, attack)
 
     def ok(mult: int) -> bool:
         r = tuple(mult * c for c in ratio)
-        _check_mass_size(t.method, t.n, t.k, r, t.attack)
+        _check_mass_size(setting.method, setting.n, setting.k, r, attack)
         try:
-            return certified_at(result.bounds, result.setting, Budget(r, result.budget.attack))
+            return certified_at(result.bounds, setting, Budget(r, attack))
         except InvalidParameterError:
             return False
 
@@ -332,7 +339,7 @@ def _radius(result: Certification, inp: ClassificationInputs, claimed: Any) -> R
             confirmed = value
     if confirmed is _UNSET:
         confirmed = last_certified(ok, limit)
-    return RadiusResult(result.label, confirmed, ratio, result.budget.attack, result.bounds, limit)
+    return RadiusResult(result.label, confirmed, ratio, attack, result.bounds, limit)
 
 
 def recorded_rule(doc: dict) -> str:
@@ -363,7 +370,7 @@ def _audit_classification(loaded: LoadedCertificate) -> _Outcome:
         result = certify(inp.counts, t.alpha, t.n, t.k, t.r, t.attack, t.method, recorded_rule(loaded.doc))
         rad = None
         if inp.radius_ratio is not None:
-            rad = _radius(result, inp, loaded.doc["claims"].get("largest_certified"))
+            rad = _radius(result, inp.radius_ratio, loaded.doc["claims"].get("largest_certified"))
     except MMCertError as exc:
         return _Outcome((f"the recorded inputs do not define a certification: {exc}",), None, None, None, tuple(checks))
     derived = classification_claims(result, rad)
@@ -436,6 +443,142 @@ def _audit_segmentation(loaded: LoadedCertificate, path: Path) -> _Outcome:
     return _Outcome(tuple(cmp.reasons), None, None, summary, checks)
 
 
+# --- per-input (clause CERT.4) and sequential (clause CERT.5) certificates ---------------------
+
+
+def _bound_note(rule: str) -> str:
+    return "" if rule == "bonferroni" else f", bound {rule}"
+
+
+def _claimed_list(doc: dict, key: str) -> list:
+    value = doc["claims"].get(key)
+    return value if isinstance(value, list) else []
+
+
+def _audit_classification_per_input(loaded: LoadedCertificate) -> _Outcome:
+    """CERT.4: every budget's verdict and gap and every ratio's radius, re-derived from the one vote vector."""
+    inp = loaded.inputs
+    assert isinstance(inp, ClassificationPerInputInputs)
+    c = inp.common
+    for r in c.budgets:
+        _check_mass_size(c.method, c.n, c.k, r, c.attack)
+    checks = ["structure", "digest", "reference"]
+    if sum(inp.counts) != c.samples:
+        return _Outcome((f"inputs.N: the votes sum to {sum(inp.counts)}, the certificate records N = {c.samples} "
+                         "samples",), None, None, None, tuple(checks))
+    try:
+        rule = recorded_rule(loaded.doc)
+        certs = [certify(inp.counts, c.alpha, c.n, c.k, r, c.attack, c.method, rule) for r in c.budgets]
+        claimed = _claimed_list(loaded.doc, "radii")
+        radii = [_radius(certs[0], ratio, claimed[i] if i < len(claimed) else None)
+                 for i, ratio in enumerate(inp.ratios)]
+    except MMCertError as exc:
+        return _Outcome((f"the recorded inputs do not define a certification: {exc}",), None, None, None, tuple(checks))
+    derived = classification_budget_claims(certs, radii)
+    cmp = _Compare(bounds=False)
+    cmp.run(loaded.doc["claims"], derived, "claims")
+    reasons = list(cmp.reasons)
+    budgets = [tuple(x.budget.r) for x in certs if x.certified]
+    budgets += [tuple(rad.radius * v for v in rad.ratio) for rad in radii if rad.radius is not None]
+    oracle_reasons, ran = _oracle_check(certs[0], budgets) if budgets else ([], False)
+    if ran:
+        checks.append("enumeration")
+    reasons.extend(oracle_reasons)
+    won = sum(x.certified for x in certs)
+    summary = (
+        f"classification per input, label {certs[0].label} CERTIFIED at {won} of {len(certs)} budgets "
+        f"({', '.join(a.value for a in c.attack)}; {c.method.value}, N={c.samples}, alpha={c.alpha_text}"
+        f"{_bound_note(rule)})"
+    )
+    if radii:
+        summary += "; radii " + ", ".join(
+            f"{'none' if rad.radius is None else 't=' + str(rad.radius)} along {list(rad.ratio)}" for rad in radii)
+    return _Outcome(tuple(_order(reasons)), None, None, summary, tuple(checks))
+
+
+def _audit_segmentation_per_input(loaded: LoadedCertificate, path: Path) -> _Outcome:
+    """CERT.4: the reference ``segment`` of the one sidecar at every budget, compared as for CERT.1."""
+    from .reference.segmentation import segment
+
+    inp = loaded.inputs
+    assert isinstance(inp, SegmentationPerInputInputs)
+    c = inp.common
+    for r in c.budgets:
+        _check_mass_size(c.method, c.n, c.k, r, c.attack)
+    checks = ("structure", "digest", "sidecar digest", "reference")
+    try:
+        arrays = read_sidecar(path, inp.votes)
+    except SidecarDigestError as exc:
+        return _Outcome((str(exc),), None, None, None, checks[:3])
+    axis = 1 if arrays.counts.ndim == 4 else 0
+    sums = arrays.counts.sum(axis=axis, dtype=np.int64)
+    if sums.size and not (sums == c.samples).all():
+        return _Outcome((f"inputs.N: some pixel's votes sum to {int(sums[sums != c.samples].flat[0])}, the certificate "
+                         f"records N = {c.samples} samples",), None, None, None, checks)
+    try:
+        results = [
+            segment(arrays.counts, c.alpha, c.n, c.k, r, [a.value for a in c.attack], c.method.value,
+                    labels=arrays.labels, segmented_modality=inp.segmented_modality).to_json()
+            for r in c.budgets
+        ]
+        derived = segmentation_budget_claims(results, c.alpha_text)
+    except MMCertError as exc:
+        return _Outcome((f"the recorded inputs do not define a certification: {exc}",), None, None, None, checks)
+    cmp = _Compare(bounds=True)
+    cmp.run(loaded.doc["claims"], derived, "claims")
+    counts = ", ".join(str(d.get("certified_pixels")) for d in derived["budgets"][:6])
+    summary = (
+        f"segmentation per input, {len(c.budgets)} budgets, certified pixels {counts}"
+        f"{', ...' if len(c.budgets) > 6 else ''} of {derived['budgets'][0].get('pixels')} "
+        f"({', '.join(a.value for a in c.attack)}; {c.method.value}, N={c.samples}, alpha={c.alpha_text})"
+    )
+    if cmp.conservative:
+        summary += f"; {cmp.conservative} recorded value(s) are weaker than the reference's"
+    return _Outcome(tuple(cmp.reasons), None, None, summary, checks)
+
+
+def _audit_sequential(loaded: LoadedCertificate) -> _Outcome:
+    """CERT.5: N = N_j = sum(counts), the round's level alpha_j (CS.1) and every verdict at it, re-derived."""
+    from .bounds.sequential import Schedule
+
+    inp = loaded.inputs
+    assert isinstance(inp, SequentialInputs)
+    c = inp.common
+    for r in c.budgets:
+        _check_mass_size(c.method, c.n, c.k, r, c.attack)
+    checks = ("structure", "digest", "reference")
+
+    def fail(reason: str) -> _Outcome:
+        return _Outcome((reason,), None, None, None, checks)
+
+    try:
+        schedule = Schedule(inp.schedule)
+    except MMCertError as exc:
+        return fail(f"inputs.schedule: {exc}")
+    if inp.round > schedule.rounds:
+        return fail(f"inputs.round: round {inp.round} of a schedule of {schedule.rounds} rounds")
+    n_j = schedule.sizes[inp.round - 1]
+    if c.samples != n_j or sum(inp.counts) != n_j:
+        return fail(f"inputs.N: round {inp.round} of the schedule has N_j = {n_j} votes, the certificate records "
+                    f"N = {c.samples} and its votes sum to {sum(inp.counts)}")
+    try:
+        rule = recorded_rule(loaded.doc)
+        setting = Setting(c.n, c.k, c.method)
+        budgets = [Budget(r, c.attack) for r in c.budgets]
+        derived = sequential_claims(inp.counts, c.alpha, schedule, inp.round, setting, budgets, rule)
+    except MMCertError as exc:
+        return fail(f"the recorded inputs do not define a certification: {exc}")
+    cmp = _Compare(bounds=False)
+    cmp.run(loaded.doc["claims"], derived, "claims")
+    won = sum(row["certified"] for row in derived["budgets"])
+    summary = (
+        f"sequential classification, label {derived['label']} CERTIFIED at {won} of {len(budgets)} budgets after "
+        f"round {inp.round} of {schedule.rounds} (N={n_j} of N_max={schedule.sizes[-1]}, level "
+        f"{derived['round_level']} of alpha={c.alpha_text}{_bound_note(rule)})"
+    )
+    return _Outcome(tuple(_order(cmp.reasons)), None, None, summary, checks)
+
+
 # --- feature smoothing (clause FS.10) ------------------------------------------------------------
 
 
@@ -488,6 +631,12 @@ def _audit_file(path) -> AuditReport:
             outcome = _audit_classification(loaded)
         elif loaded.kind is Kind.FEATURE_SMOOTHING:
             outcome = _audit_feature_smoothing(loaded)
+        elif loaded.kind is Kind.CLASSIFICATION_PER_INPUT:
+            outcome = _audit_classification_per_input(loaded)
+        elif loaded.kind is Kind.SEGMENTATION_PER_INPUT:
+            outcome = _audit_segmentation_per_input(loaded, p)
+        elif loaded.kind is Kind.CLASSIFICATION_SEQUENTIAL:
+            outcome = _audit_sequential(loaded)
         else:
             outcome = _audit_segmentation(loaded, p)
     except (CertificateFormatError, _TooLarge) as exc:

@@ -410,6 +410,50 @@ def _integer_array(arr, what: str) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def refuse_existing(path) -> None:
+    """:class:`InputFileError` when the certificate at ``path`` or its sidecar exists (nothing is overwritten)."""
+    path = Path(path)
+    for p in (path, sidecar_path(path)):
+        if p.exists() or p.is_symlink():
+            raise InputFileError(f"{p} already exists; refusing to overwrite it")
+
+
+def sidecar_votes(path, counts, labels) -> tuple[bytes, dict]:
+    """Clause CERT.2: the sidecar bytes (``np.savez`` of ``counts`` and, when given, ``labels``) of the
+    certificate at ``path``, and the ``inputs.votes`` member naming them by file, size and SHA-256."""
+    counts_arr = _integer_array(counts, "counts")
+    arrays = {"counts": counts_arr}
+    if labels is not None:
+        arrays["labels"] = _integer_array(labels, "labels")
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    data = buf.getvalue()
+    if len(data) > MAX_SIDECAR_BYTES:
+        raise InvalidParameterError(f"the votes take {len(data)} bytes, over the {MAX_SIDECAR_BYTES}-byte sidecar limit")
+    ref = {
+        "file": sidecar_path(path).name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": len(data),
+        "counts_shape": list(counts_arr.shape),
+        "labels": labels is not None,
+    }
+    return data, ref
+
+
+def write_with_sidecar(doc: Mapping[str, Any], path, data: bytes) -> Path:
+    """Write the sidecar ``data`` and then the sealed certificate ``doc`` at ``path``, both atomically
+    (clause RUN.1) and never overwriting; when the certificate cannot be written the sidecar is removed."""
+    path = Path(path)
+    side = sidecar_path(path)
+    _write_new(side, data, point="sidecar")
+    try:
+        write_certificate(doc, path)
+    except MMCertError:
+        side.unlink(missing_ok=True)  # we created it just above
+        raise
+    return path
+
+
 def write_segmentation_certificate(
     path,
     counts,
@@ -438,23 +482,12 @@ def write_segmentation_certificate(
     nothing is left behind.
     """
     path = Path(path)
-    side = sidecar_path(path)
-    for p in (path, side):
-        if p.exists() or p.is_symlink():
-            raise InputFileError(f"{p} already exists; refusing to overwrite it")
+    refuse_existing(path)
     text = recorded_alpha(str(alpha_text), alpha_fraction(str(alpha_text)))
     n_t = [int(v) for v in n]
     attacks = parse_attacks(attack, len(n_t))
     seg_att = None if segmented_attack is None else parse_attacks(segmented_attack, 1)[0].value
-    counts_arr = _integer_array(counts, "counts")
-    arrays = {"counts": counts_arr}
-    if labels is not None:
-        arrays["labels"] = _integer_array(labels, "labels")
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    data = buf.getvalue()
-    if len(data) > MAX_SIDECAR_BYTES:
-        raise InvalidParameterError(f"the votes take {len(data)} bytes, over the {MAX_SIDECAR_BYTES}-byte sidecar limit")
+    data, votes_ref = sidecar_votes(path, counts, labels)
     engine = result_json.get("engine") if isinstance(result_json, Mapping) else None
     prov = provenance or Provenance(engine=str(engine) if engine else None)
     doc = _header(Kind.SEGMENTATION)
@@ -468,23 +501,11 @@ def write_segmentation_certificate(
         "segmented_attack": seg_att,
         "r_o": int(r_o),
         "segmented_modality": int(segmented_modality),
-        "votes": {
-            "file": side.name,
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "bytes": len(data),
-            "counts_shape": list(counts_arr.shape),
-            "labels": labels is not None,
-        },
+        "votes": votes_ref,
     }
     doc["claims"] = segmentation_claims(result_json, text)
     doc["provenance"] = prov.to_json()
-    doc = seal(doc)
-    _write_new(side, data, point="sidecar")
-    try:
-        write_certificate(doc, path)
-    except MMCertError:
-        side.unlink(missing_ok=True)  # we created it just above
-        raise
+    write_with_sidecar(seal(doc), path, data)
     return path
 
 
@@ -498,6 +519,7 @@ __all__ = [
     "exact_text", "gap_text", "parse_alpha_text", "seal", "show_value",
     "Provenance", "SEGMENTATION_ALPHA_SPLIT", "bound_rule", "budget_direction", "certificate_header",
     "classification_certificate", "classification_claims", "classification_inputs", "library_versions",
-    "radius_along_budget", "recorded_alpha", "segmentation_claims", "sidecar_path", "utc_now", "write_certificate",
+    "radius_along_budget", "recorded_alpha", "refuse_existing", "segmentation_claims", "sidecar_path", "sidecar_votes",
+    "utc_now", "write_certificate", "write_with_sidecar",
     "write_classification_certificate", "write_segmentation_certificate",
 ]

@@ -36,6 +36,7 @@ from .certificate_format import (
     FORMAT,
     Kind,
     MAX_ALPHA_CHARS,
+    MAX_BUDGETS,
     MAX_CERTIFICATE_BYTES,
     MAX_CLASSES,
     MAX_DEPTH,
@@ -43,6 +44,7 @@ from .certificate_format import (
     MAX_FLOAT_CHARS,
     MAX_INT_DIGITS,
     MAX_MODALITIES,
+    MAX_ROUNDS,
     MAX_SIDECAR_BYTES,
     MAX_STRING,
     MAX_VOTES,
@@ -308,7 +310,7 @@ class LoadedCertificate:
 
     kind: Kind
     doc: dict
-    inputs: Any  # ClassificationInputs | SegmentationInputs | feature_smoothing.certificate.FSInputs
+    inputs: Any  # ClassificationInputs | SegmentationInputs | ...PerInputInputs | SequentialInputs | FSInputs
 
 
 def _threat(inp: dict, where: _Where) -> ThreatInputs:
@@ -342,6 +344,20 @@ def _classification(doc: dict) -> ClassificationInputs:
          "theorem1_gap", "largest_certified"},
     )
     _int(claims["N"], cw / "N", 0, MAX_VOTES * MAX_CLASSES)
+    _bound_claims(claims, cw)
+    _bool(claims["certified"], cw / "certified")
+    _str(claims["theorem1_gap"], cw / "theorem1_gap", _GAP, limit=64)
+    largest = claims["largest_certified"]
+    if largest is not None:
+        _largest(largest, cw / "largest_certified", set())
+    return ClassificationInputs(threat, tuple(counts), None if ratio is None else tuple(ratio))
+
+
+#: the claims every classification-like kind shares: the bound pair and how alpha was split (CP.4-CP.7)
+_BOUND_CLAIM_KEYS = {"C", "alpha_split", "label", "runner_up", "p_a_lower", "p_b_upper"}
+
+
+def _bound_claims(claims: dict, cw: _Where) -> None:
     _int(claims["C"], cw / "C", 0, MAX_CLASSES)
     split = _obj(claims["alpha_split"], cw / "alpha_split", {"rule", "parts", "level"}, {"level_b"})
     _str(split["rule"], cw / "alpha_split" / "rule", re.compile(r"^[a-z-]{1,32}$"))
@@ -353,16 +369,15 @@ def _classification(doc: dict) -> ClassificationInputs:
     _opt(_int)(claims["runner_up"], cw / "runner_up", 0, MAX_CLASSES)
     _str(claims["p_a_lower"], cw / "p_a_lower", _DECIMAL, limit=MAX_STRING)
     _str(claims["p_b_upper"], cw / "p_b_upper", _DECIMAL, limit=MAX_STRING)
-    _bool(claims["certified"], cw / "certified")
-    _str(claims["theorem1_gap"], cw / "theorem1_gap", _GAP, limit=64)
-    largest = claims["largest_certified"]
-    if largest is not None:
-        lw = cw / "largest_certified"
-        largest = _obj(largest, lw, {"t", "r", "search_limit"})
-        _opt(_int)(largest["t"], lw / "t", 0, MAX_ELEMENTS)
-        _opt(_int_list)(largest["r"], lw / "r", 1, MAX_MODALITIES, 0, MAX_ELEMENTS)
-        _opt(_int)(largest["search_limit"], lw / "search_limit", 0, MAX_ELEMENTS)
-    return ClassificationInputs(threat, tuple(counts), None if ratio is None else tuple(ratio))
+
+
+def _largest(value: Any, lw: _Where, extra: set[str]) -> dict:
+    """A radius claim ``{t, r, search_limit}`` (clause R1), with ``extra`` members checked by the caller."""
+    largest = _obj(value, lw, {"t", "r", "search_limit"} | extra)
+    _opt(_int)(largest["t"], lw / "t", 0, MAX_ELEMENTS)
+    _opt(_int_list)(largest["r"], lw / "r", 1, MAX_MODALITIES, 0, MAX_ELEMENTS)
+    _opt(_int)(largest["search_limit"], lw / "search_limit", 0, MAX_ELEMENTS)
+    return largest
 
 
 def _segmentation(doc: dict) -> SegmentationInputs:
@@ -372,18 +387,160 @@ def _segmentation(doc: dict) -> SegmentationInputs:
     seg_att = _opt(_enum)(inp["segmented_attack"], where / "segmented_attack", Attack)
     r_o = _int(inp["r_o"], where / "r_o", 0, MAX_ELEMENTS)
     modality = _int(inp["segmented_modality"], where / "segmented_modality", 0, MAX_MODALITIES - 1)
-    vw = where / "votes"
-    votes = _obj(inp["votes"], vw, {"file", "sha256", "bytes", "counts_shape", "labels"})
-    ref = SidecarRef(
+    ref = _sidecar_ref(inp["votes"], where / "votes")
+    if not isinstance(doc["claims"], dict):
+        raise _Where("claims").fail(f"expected an object, got {show_value(doc['claims'])}")
+    return SegmentationInputs(threat, seg_att, r_o, modality, ref)
+
+
+# --- the kinds of spec 1.1: per-input (CERT.4) and sequential (CERT.5) ------------------------
+
+
+@dataclass(frozen=True)
+class BudgetListInputs:
+    """The inputs a per-input or sequential certificate shares: threat model, alpha, N, the budgets."""
+
+    method: Method
+    n: tuple[int, ...]
+    k: tuple[int, ...]
+    attack: tuple[Attack, ...]
+    alpha_text: str
+    alpha: Fraction
+    #: N, the samples drawn (clause CERT.4: the votes must sum to it)
+    samples: int
+    budgets: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class ClassificationPerInputInputs:
+    """``inputs`` of a classification per-input certificate (clause CERT.4)."""
+
+    common: BudgetListInputs
+    counts: tuple[int, ...]
+    ratios: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class SegmentationPerInputInputs:
+    """``inputs`` of a segmentation per-input certificate (clause CERT.4)."""
+
+    common: BudgetListInputs
+    segmented_modality: int
+    votes: SidecarRef
+
+
+@dataclass(frozen=True)
+class SequentialInputs:
+    """``inputs`` of a sequential certificate (clause CERT.5)."""
+
+    common: BudgetListInputs
+    counts: tuple[int, ...]
+    schedule: tuple[int, ...]
+    round: int
+
+
+_LIST_KEYS = {"method", "n", "k", "attack", "alpha", "N", "budgets"}
+
+
+def _budget_list(inp: dict, where: _Where) -> BudgetListInputs:
+    method = _enum(inp["method"], where / "method", Method)
+    n = _int_list(inp["n"], where / "n", 1, MAX_MODALITIES, 0, MAX_ELEMENTS)
+    k = _int_list(inp["k"], where / "k", 1, MAX_MODALITIES, 0, MAX_ELEMENTS)
+    attack = _list(inp["attack"], where / "attack", 1, MAX_MODALITIES, lambda v, w: _enum(v, w, Attack))
+    alpha_text = _str(inp["alpha"], where / "alpha", limit=MAX_ALPHA_CHARS)
+    try:
+        alpha = parse_alpha_text(alpha_text)
+    except InvalidParameterError as exc:
+        raise (where / "alpha").fail(str(exc)) from None
+    samples = _int(inp["N"], where / "N", 1, MAX_VOTES)
+    budgets = _list(inp["budgets"], where / "budgets", 1, MAX_BUDGETS,
+                    lambda v, w: tuple(_int_list(v, w, 1, MAX_MODALITIES, 0, MAX_ELEMENTS)))
+    return BudgetListInputs(method, tuple(n), tuple(k), tuple(attack), alpha_text, alpha, samples, tuple(budgets))
+
+
+def _verdict_rows(value: Any, where: _Where, extra: set[str]) -> None:
+    """claims.budgets of the classification-like kinds: ``{r, certified, theorem1_gap}`` (+ ``extra``)."""
+    def row(v: Any, w: _Where) -> None:
+        item = _obj(v, w, {"r", "certified", "theorem1_gap"} | extra)
+        _int_list(item["r"], w / "r", 1, MAX_MODALITIES, 0, MAX_ELEMENTS)
+        _bool(item["certified"], w / "certified")
+        _str(item["theorem1_gap"], w / "theorem1_gap", _GAP, limit=64)
+        if "status" in extra:
+            _str(item["status"], w / "status", re.compile(r"^[a-z]{1,16}$"))
+
+    _list(value, where, 1, MAX_BUDGETS, row)
+
+
+def _classification_per_input(doc: dict) -> ClassificationPerInputInputs:
+    where = _Where("inputs")
+    inp = _obj(doc["inputs"], where, _LIST_KEYS | {"counts", "ratios"})
+    common = _budget_list(inp, where)
+    counts = _int_list(inp["counts"], where / "counts", 1, MAX_CLASSES, 0, MAX_VOTES)
+    ratios = _list(inp["ratios"], where / "ratios", 0, MAX_BUDGETS,
+                   lambda v, w: tuple(_int_list(v, w, 1, MAX_MODALITIES, 0, MAX_ELEMENTS)))
+    cw = _Where("claims")
+    claims = _obj(doc["claims"], cw, _BOUND_CLAIM_KEYS | {"budgets", "radii"})
+    _bound_claims(claims, cw)
+    _verdict_rows(claims["budgets"], cw / "budgets", set())
+
+    def radius_row(v: Any, w: _Where) -> None:
+        _int_list(_largest(v, w, {"ratio"})["ratio"], w / "ratio", 1, MAX_MODALITIES, 0, MAX_ELEMENTS)
+
+    _list(claims["radii"], cw / "radii", 0, MAX_BUDGETS, radius_row)
+    return ClassificationPerInputInputs(common, tuple(counts), tuple(ratios))
+
+
+def _sidecar_ref(value: Any, vw: _Where) -> SidecarRef:
+    votes = _obj(value, vw, {"file", "sha256", "bytes", "counts_shape", "labels"})
+    return SidecarRef(
         _str(votes["file"], vw / "file", SIDECAR_NAME, limit=205),
         _str(votes["sha256"], vw / "sha256", HEX64),
         _int(votes["bytes"], vw / "bytes", 0, MAX_SIDECAR_BYTES),
         tuple(_int_list(votes["counts_shape"], vw / "counts_shape", 2, 4, 1, MAX_SIDECAR_BYTES)),
         _bool(votes["labels"], vw / "labels"),
     )
-    if not isinstance(doc["claims"], dict):
-        raise _Where("claims").fail(f"expected an object, got {show_value(doc['claims'])}")
-    return SegmentationInputs(threat, seg_att, r_o, modality, ref)
+
+
+def _segmentation_per_input(doc: dict) -> SegmentationPerInputInputs:
+    where = _Where("inputs")
+    inp = _obj(doc["inputs"], where, _LIST_KEYS | {"segmented_modality", "votes"})
+    common = _budget_list(inp, where)
+    modality = _int(inp["segmented_modality"], where / "segmented_modality", 0, MAX_MODALITIES - 1)
+    ref = _sidecar_ref(inp["votes"], where / "votes")
+    cw = _Where("claims")
+    claims = _obj(doc["claims"], cw, {"budgets"})
+
+    def per_budget(v: Any, w: _Where) -> None:
+        if not isinstance(v, dict):
+            raise w.fail(f"expected an object, got {show_value(v)}")
+
+    _list(claims["budgets"], cw / "budgets", 1, MAX_BUDGETS, per_budget)
+    return SegmentationPerInputInputs(common, modality, ref)
+
+
+def _sequential(doc: dict) -> SequentialInputs:
+    where = _Where("inputs")
+    inp = _obj(doc["inputs"], where, _LIST_KEYS | {"counts", "schedule", "round"})
+    common = _budget_list(inp, where)
+    counts = _int_list(inp["counts"], where / "counts", 1, MAX_CLASSES, 0, MAX_VOTES)
+    schedule = _int_list(inp["schedule"], where / "schedule", 1, MAX_ROUNDS, 1, MAX_VOTES)
+    round_ = _int(inp["round"], where / "round", 1, MAX_ROUNDS)
+    cw = _Where("claims")
+    claims = _obj(doc["claims"], cw, _BOUND_CLAIM_KEYS | {"round_level", "budgets"})
+    _bound_claims(claims, cw)
+    _str(claims["round_level"], cw / "round_level", _FRACTION_TEXT, limit=MAX_STRING)
+    _verdict_rows(claims["budgets"], cw / "budgets", {"status"})
+    return SequentialInputs(common, tuple(counts), tuple(schedule), round_)
+
+
+#: the structure check of each kind's ``inputs`` and ``claims`` (feature smoothing: its own module)
+_SECTIONS: dict[Kind, Callable[[dict], Any]] = {
+    Kind.CLASSIFICATION: _classification,
+    Kind.SEGMENTATION: _segmentation,
+    Kind.CLASSIFICATION_PER_INPUT: _classification_per_input,
+    Kind.SEGMENTATION_PER_INPUT: _segmentation_per_input,
+    Kind.CLASSIFICATION_SEQUENTIAL: _sequential,
+}
 
 
 def _provenance(value: Any) -> None:
@@ -445,7 +602,7 @@ def validate_certificate(doc: Any) -> LoadedCertificate:
 
         inputs = validate_sections(doc)
     else:
-        inputs = _classification(doc) if kind is Kind.CLASSIFICATION else _segmentation(doc)
+        inputs = _SECTIONS[kind](doc)
     _provenance(doc["provenance"])
     return LoadedCertificate(kind, doc, inputs)
 
