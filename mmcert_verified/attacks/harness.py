@@ -100,12 +100,35 @@ class BudgetSummary:
 
 @dataclass(frozen=True)
 class HarnessReport:
-    findings: tuple[Finding, ...]
-    summaries: tuple[BudgetSummary, ...]
+    """What a harness found: one finding per (input, budget) and one summary per budget (ATK.7, ATK.10)."""
+
+    findings: tuple
+    summaries: tuple
 
     @property
-    def violations(self) -> tuple[Finding, ...]:
+    def violations(self) -> tuple:
         return tuple(f for f in self.findings if f.violation)
+
+
+def check_harness(beta: float, n_certify: int, n_attack: int) -> None:
+    """The harness's test level and vote counts must be usable (precise exception otherwise)."""
+    if not 0 < beta < 1:
+        raise InvalidParameterError(f"beta must be in (0, 1), got {beta}")
+    if n_certify < 1 or n_attack < 1:
+        raise InvalidParameterError("need n_certify >= 1 and n_attack >= 1")
+
+
+def numbered_inputs(inputs, labels, indices: Sequence[int] | None):
+    """(index, input tensors, label) per input; ``indices`` number them (default 0, 1, ...)."""
+    numbers = indices if indices is not None else range(len(inputs))
+    return [(index, tuple(torch.as_tensor(t) for t in x), label) for index, x, label in zip(numbers, inputs, labels)]
+
+
+def budget_bar(items: Sequence, budgets: Sequence, desc: str, progress: bool):
+    """A tqdm bar over inputs x budgets (silent unless ``progress``)."""
+    from tqdm import tqdm
+
+    return tqdm(total=len(items) * len(budgets), desc=desc, unit="budget", disable=not progress)
 
 
 def summarise(findings: Sequence[Finding], budgets: Sequence[Budget]) -> tuple[BudgetSummary, ...]:
@@ -146,19 +169,13 @@ class MonteCarloHarness:
         ``indices`` number the inputs (default 0, 1, ...): input i's votes come from stream (seed, i)."""
         if certifier is None:
             from mmcert_verified.reference.certify import certify as certifier
-        if not 0 < self.beta < 1:
-            raise InvalidParameterError(f"beta must be in (0, 1), got {self.beta}")
+        check_harness(self.beta, self.n_certify, self.n_attack)
         threshold = Fraction(self.beta) / max(self.classes - 1, 1)
         setting = self.plan.setting
         findings = []
-        items = list(zip(indices if indices is not None else range(len(inputs)), zip(inputs, labels)))
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(items) * len(budgets), desc="harness", unit="budget")
-        for index, (x, label) in items:
-            x = tuple(torch.as_tensor(t) for t in x)
+        items = numbered_inputs(inputs, labels, indices)
+        bar = budget_bar(items, budgets, "harness", progress)
+        for index, x, label in items:
             device = x[0].device
             counts = ensemble_counts(self.model, self.plan, x, self.classes, self.n_certify,
                                      input_generator(self.seed, index, device), self.batch_size).tolist()
@@ -178,10 +195,8 @@ class MonteCarloHarness:
                 findings.append(Finding(index, budget.r, None if label is None else int(label), prediction,
                                         certified, attacked_counts, attacked_pred, p_value, violation,
                                         tuple(a.value for a in budget.attack)))
-                if bar is not None:
-                    bar.update(1)
-        if bar is not None:
-            bar.close()
+                bar.update(1)
+        bar.close()
         return HarnessReport(tuple(findings), summarise(findings, budgets))
 
 

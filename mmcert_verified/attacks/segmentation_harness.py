@@ -31,13 +31,12 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from mmcert_verified.errors import InvalidParameterError
 from mmcert_verified.reference.segmentation import holm_accept_values
 from mmcert_verified.sampling import SamplingPlan
 from mmcert_verified.sampling.seeds import input_generator
 from mmcert_verified.threat_model import Budget
 
-from .harness import sign_test_p_value
+from .harness import HarnessReport, budget_bar, check_harness, numbered_inputs, sign_test_p_value
 from .pixel import pixel_counts, pixel_margins
 
 #: the reference ``segment`` signature: (counts, alpha, n, k, r, attack, method) -> SegmentationResult
@@ -118,14 +117,8 @@ class PixelBudgetSummary:
     violations: int
 
 
-@dataclass(frozen=True)
-class SegmentationHarnessReport:
-    findings: tuple[PixelFinding, ...]
-    summaries: tuple[PixelBudgetSummary, ...]
-
-    @property
-    def violations(self) -> tuple[PixelFinding, ...]:
-        return tuple(f for f in self.findings if f.violation)
+#: PixelFinding per (image, budget) and PixelBudgetSummary per budget
+SegmentationHarnessReport = HarnessReport
 
 
 def summarise_pixels(findings: Sequence[PixelFinding], budgets: Sequence[Budget]) -> tuple[PixelBudgetSummary, ...]:
@@ -163,20 +156,12 @@ class SegmentationHarness:
         ground truth.  ``certifier`` defaults to the reference engine's ``segment``."""
         if certifier is None:
             from mmcert_verified.reference.segmentation import segment as certifier
-        if not 0 < self.beta < 1:
-            raise InvalidParameterError(f"beta must be in (0, 1), got {self.beta}")
-        if self.n_certify < 1 or self.n_attack < 1:
-            raise InvalidParameterError("need n_certify >= 1 and n_attack >= 1")
+        check_harness(self.beta, self.n_certify, self.n_attack)
         setting = self.plan.setting
         findings = []
-        items = list(zip(indices if indices is not None else range(len(inputs)), zip(inputs, labels)))
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(items) * len(budgets), desc="segmentation harness", unit="budget")
-        for index, (x, label) in items:
-            x = tuple(torch.as_tensor(t) for t in x)
+        items = numbered_inputs(inputs, labels, indices)
+        bar = budget_bar(items, budgets, "segmentation harness", progress)
+        for index, x, label in items:
             device = x[0].device
             truth = np.asarray(label).astype(np.int64)
             counts = pixel_counts(self.model, self.plan, x, self.classes, self.n_certify,
@@ -196,10 +181,8 @@ class SegmentationHarness:
                     int((attacked_pred == truth).sum()), int((certified & (attacked_pred == pred)).sum()),
                     min(p_values.values()) if p_values else None, holm_rejections(p_values, self.beta),
                     float(pixel_margins(ac, pred)[certified.reshape(-1)].min()) if certified.any() else None))
-                if bar is not None:
-                    bar.update(1)
-        if bar is not None:
-            bar.close()
+                bar.update(1)
+        bar.close()
         return SegmentationHarnessReport(tuple(findings), summarise_pixels(findings, budgets))
 
 
