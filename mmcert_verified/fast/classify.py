@@ -39,8 +39,6 @@ from .delta import delta_along, delta_bounds, log_pn_lower
 from .single import fits_int64
 
 
-# --------------------------------------------------------------------------- Delta
-
 # --------------------------------------------------------------------------- gaps
 
 @dataclass(frozen=True)
@@ -94,6 +92,27 @@ def check_counts(counts) -> torch.Tensor:
     return c.to(torch.int64)
 
 
+def top_two(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Clause V1 per row of ``(B, C)`` counts: (A, N_A, N_B), A the lowest index among the maxima.
+
+    One ``topk(2)`` over the classes (no loop over them, no copy of the counts): its values are the
+    two largest order statistics, i.e. N_A and N_B = max_{l != A} N_l (with C = 1, N_B = 0).  Its
+    indices are unspecified among equal values, so the rows whose top two are tied (N_A = N_B) take A
+    from ``argmax`` (the first maximum); elsewhere the maximum is unique and topk's index is A.
+    """
+    B, C = counts.shape
+    if C == 1:
+        n_a = counts[:, 0].clone()
+        return torch.zeros_like(n_a), n_a, torch.zeros_like(n_a)
+    top = torch.topk(counts, 2, dim=1, largest=True, sorted=True)
+    n_a, n_b = top.values[:, 0], top.values[:, 1]
+    label = top.indices[:, 0].clone()
+    tied = torch.nonzero(n_a == n_b)[:, 0]
+    if tied.numel():
+        label[tied] = torch.argmax(counts[tied], dim=1)  # the first maximum, as V1
+    return label, n_a, n_b
+
+
 def gap_bounds(
     counts: torch.Tensor, alpha: Fraction, log_pn_lower: float, dtype=torch.float64, bound="bonferroni"
 ) -> GapBounds:
@@ -112,13 +131,7 @@ def gap_bounds(
     totals = counts.sum(dim=1)
     if B and int(totals.min()) <= 0:
         raise InvalidParameterError("an input has no votes (all counts zero)")
-    label = torch.argmax(counts, dim=1)  # first maximum on ties, as V1
-    n_a = counts.gather(1, label[:, None])[:, 0]
-    if C > 1:
-        masked = counts.scatter(1, label[:, None], -1)
-        n_b = masked.max(dim=1).values
-    else:
-        n_b = torch.zeros_like(n_a)
+    label, n_a, n_b = top_two(counts)
     level = rule.level_a(alpha, C)
     level_b = rule.level_b(alpha, C) if C > 1 else None
     p_a = torch.empty(B, dtype=dtype, device=device)

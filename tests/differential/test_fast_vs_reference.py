@@ -35,7 +35,7 @@ from hypothesis import assume, example, given, note
 from hypothesis import strategies as st
 
 from mmcert_verified.errors import InvalidParameterError
-from mmcert_verified.fast.classify import certify_batch, radius_batch
+from mmcert_verified.fast.classify import certify_batch, radius_batch, top_two
 from mmcert_verified.reference import certify as ref
 from mmcert_verified.threat_model import Attack, Method, Setting, max_radius_multiplier, parse_attacks
 from mmcert_verified.votes import Votes
@@ -281,6 +281,59 @@ def test_ravdess_radius_hand_checked():
     fast = radius_batch(counts, "0.001", [108, 79380], [5, 1000], [1, 1])
     assert int(fast.radius[0]) == 8
     assert ref.radius(counts[0], "0.001", [108, 79380], [5, 1000], [1, 1]).radius == 8
+
+
+@given(st.integers(1, 200), st.integers(1, 40), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_top_two_equals_votes_for_many_classes_with_ties(C, B, top, seed):
+    # counts in 0..top over up to 200 classes: most rows tie at the top and for the runner-up, at any
+    # positions; A, N_A, N_B must be V1's (votes.Votes, lowest index on ties) for every row
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, top + 1, size=(B, C))
+    counts[counts.sum(axis=1) == 0, -1] = 1
+    label, n_a, n_b = top_two(torch.as_tensor(counts))
+    want = [Votes(tuple(row)) for row in counts.tolist()]
+    assert label.tolist() == [v.label for v in want]
+    assert n_a.tolist() == [v.n_a for v in want]
+    assert n_b.tolist() == [v.n_b for v in want]
+
+
+def many_class_counts(C: int = 150) -> list[list[int]]:
+    """N = 100 votes over C classes: ties for the top at high and low indices, runner-up ties, spread rows."""
+    rng = np.random.default_rng(150)
+    rows = []
+    for a, b in [(149, 3), (100, 7), (0, 149), (75, 76)]:  # two-way tie for the top (lowest index wins)
+        row = [0] * C
+        row[a] = row[b] = 40
+        row[(a + b) % C if (a + b) % C not in (a, b) else 1] = 20
+        rows.append(row)
+    row = [0] * C
+    row[140] = row[20] = row[60] = 30  # three-way tie
+    row[5] = 10
+    rows.append(row)
+    row = [0] * C
+    row[149] = 60
+    row[120] = row[10] = 20  # unique top, tied runner-up
+    rows.append(row)
+    rows.append([0] * (C - 1) + [100])  # unanimous for the last class
+    for conc in (0.02, 0.1, 1.0, 30.0):
+        rows += [rng.multinomial(100, rng.dirichlet([conc] * C)).tolist() for _ in range(6)]
+    return rows
+
+
+def test_many_classes_with_ties_equal_reference():
+    # C = 150 (an ADE20K-sized label set) at the RAVDESS setting: labels, radii and decisions equal the
+    # reference's (votes.Votes for A; ref.radius / ref.certify for the rest)
+    counts = many_class_counts()
+    n, k, ratio = [108, 79380], [5, 1000], [1, 1]
+    fast = radius_batch(counts, "0.001", n, k, ratio)
+    assert fast.label.tolist() == [Votes(tuple(c)).label for c in counts]
+    assert fast.label.tolist()[:7] == [3, 7, 0, 75, 20, 149, 149]  # by hand from the rows above
+    want = [ref.radius(c, "0.001", n, k, ratio).radius for c in counts]
+    assert fast.radius.tolist() == [-1 if w is None else w for w in want]
+    assert any(w is not None and w > 0 for w in want) and None in want  # both outcomes occur
+    budgets = [[0, 0], [2, 2], [6, 6]]
+    dec = certify_batch(counts, "0.001", n, k, budgets)
+    assert dec.certified.tolist() == [[ref.certify(c, "0.001", n, k, r).certified for r in budgets] for c in counts]
 
 
 @pytest.mark.slow
