@@ -13,38 +13,18 @@ audio 0-2.5% (0-10 of 400); pooled 0-20% (0-86 of 432).
 
 from __future__ import annotations
 
-import torch
-
-from mmcert_verified.training import AblationAugmentation, KeepRange, fit
 from mmcert_verified.threat_model import Method
+from mmcert_verified.training import KeepRange
 
 from . import av
 from .av_data import train_set
 from .av_model import AVNet
-from .weights import training_main
+from .weights import AblationRecipe
 
-KEEP = {
-    Method.MMCERT: (KeepRange(0.0, 0.125), KeepRange(0.0, 0.025)),
-    Method.ABLATION: (KeepRange(0.0, 0.2),),
-}
-EPOCHS = 30
-BATCH = 128
-LR = 3e-3
-SEED = 0
-
-
-def train(method: Method, log=print) -> AVNet:
-    torch.manual_seed(SEED)
-    model = AVNet()
-    data = train_set()
-    aug = AblationAugmentation(av.MODALITIES, KEEP[method], method)
-    fit(model, (data.video, data.audio), data.labels, aug, epochs=EPOCHS, batch_size=BATCH, lr=LR, seed=SEED + 1, log=log)
-    return model
-
-
-def main(argv: list[str] | None = None) -> int:
-    return training_main("av", __doc__, train, av.weights_path, argv)
-
+KEEP = {Method.MMCERT: (KeepRange(0.0, 0.125), KeepRange(0.0, 0.025)), Method.ABLATION: (KeepRange(0.0, 0.2),)}
+RECIPE = AblationRecipe("av", AVNet, av.MODALITIES, KEEP, train_set, lambda d: (d.video, d.audio), av.weights_path,
+                        epochs=30, batch=128, lr=3e-3)
+train = RECIPE.train
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(RECIPE.main(__doc__))

@@ -18,9 +18,6 @@ Deterministic: fixed seeds, one CPU thread; the same command writes the same byt
 
 from __future__ import annotations
 
-import argparse
-import time
-
 import torch
 
 from mmcert_verified.attacks.adversarial_training import Recipe, TrainingKind, fit_contrastive
@@ -31,7 +28,7 @@ from mmcert_verified.attacks.text import Guide, TokenSubstitution
 from . import image_text
 from .image_text_data import meaning_preserving, train_set
 from .image_text_model import DualEncoder
-from .weights import save_weights
+from .weights import training_main
 
 RECIPE = Recipe(epochs=30, batch_size=128, lr=3e-3, temperature=0.1, seed=0)
 TRAIN_STEPS = 3
@@ -74,19 +71,7 @@ def train(kind: TrainingKind, log=print) -> DualEncoder:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kind", choices=[k.value for k in TrainingKind], action="append",
-                        help="train only this variant (repeatable; default: all four)")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(1)
-    for kind in [TrainingKind(k) for k in (args.kind or [k.value for k in TrainingKind])]:
-        start = time.perf_counter()
-        model = train(kind, log=lambda s, k=kind: print(f"[image_text {k.value}] {s}", flush=True))
-        path = image_text.weights_path(kind)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_weights(model, path)
-        print(f"[image_text {kind.value}] wrote {path} in {time.perf_counter() - start:.0f} s", flush=True)
-    return 0
+    return training_main("image_text", __doc__, train, image_text.weights_path, argv, variants=TrainingKind, flag="--kind")
 
 
 if __name__ == "__main__":

@@ -13,38 +13,18 @@ certified with (see ``road_mmcert.toml`` / ``road_ablation.toml``).
 
 from __future__ import annotations
 
-import torch
-
-from mmcert_verified.training import AblationAugmentation, KeepRange, fit
 from mmcert_verified.threat_model import Method
+from mmcert_verified.training import KeepRange
 
 from . import road
 from .road_data import train_set
 from .road_model import RoadNet
-from .weights import training_main
+from .weights import AblationRecipe
 
-KEEP = {
-    Method.MMCERT: (KeepRange(0.0, 0.06), KeepRange(0.0, 0.03)),
-    Method.ABLATION: (KeepRange(0.0, 0.08),),
-}
-EPOCHS = 12
-BATCH = 32
-LR = 3e-3
-SEED = 0
-
-
-def train(method: Method, log=print) -> RoadNet:
-    torch.manual_seed(SEED)
-    model = RoadNet()
-    data = train_set()
-    aug = AblationAugmentation(road.MODALITIES, KEEP[method], method)
-    fit(model, (data.rgb, data.depth), data.labels, aug, epochs=EPOCHS, batch_size=BATCH, lr=LR, seed=SEED + 1, log=log)
-    return model
-
-
-def main(argv: list[str] | None = None) -> int:
-    return training_main("road", __doc__, train, road.weights_path, argv)
-
+KEEP = {Method.MMCERT: (KeepRange(0.0, 0.06), KeepRange(0.0, 0.03)), Method.ABLATION: (KeepRange(0.0, 0.08),)}
+RECIPE = AblationRecipe("road", RoadNet, road.MODALITIES, KEEP, train_set, lambda d: (d.rgb, d.depth), road.weights_path,
+                        epochs=12, batch=32, lr=3e-3)
+train = RECIPE.train
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(RECIPE.main(__doc__))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from torch import nn
 
@@ -31,11 +33,13 @@ def load_weights(model: nn.Module, path: Path) -> None:
         raise InputFileError(f"weights {path} do not fit {type(model).__name__}: {exc}") from None
 
 
-def training_main(name: str, doc: str, train, weights_path, argv: list[str] | None = None) -> int:
-    """The command line shared by the training scripts: train each method's variant and save its weights.
+def training_main(name: str, doc: str, train, weights_path, argv: list[str] | None = None,
+                  variants=None, flag: str = "--method") -> int:
+    """The command line shared by the training scripts: train each variant and save its weights.
 
-    ``train(method, log)`` returns the trained model; ``weights_path(method)`` says where it goes.
-    Deterministic: one CPU thread, fixed seeds inside ``train``.
+    ``variants`` is the enum of variants (default: the threat model's Method); ``train(variant, log)`` returns
+    the trained model; ``weights_path(variant)`` says where it goes.  Deterministic: one CPU thread, fixed
+    seeds inside ``train``.
     """
     import argparse
     import time
@@ -44,16 +48,52 @@ def training_main(name: str, doc: str, train, weights_path, argv: list[str] | No
 
     from mmcert_verified.threat_model import Method
 
+    variants = Method if variants is None else variants
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--method", choices=[m.value for m in Method], action="append",
-                        help="train only this variant (repeatable; default: both)")
+    parser.add_argument(flag, dest="variant", choices=[v.value for v in variants], action="append",
+                        help="train only this variant (repeatable; default: all)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    for method in [Method(m) for m in (args.method or [m.value for m in Method])]:
+    for variant in [variants(v) for v in (args.variant or [v.value for v in variants])]:
         start = time.perf_counter()
-        model = train(method, log=lambda s, m=method: print(f"[{name} {m.value}] {s}", flush=True))
-        path = weights_path(method)
+        model = train(variant, log=lambda s, v=variant: print(f"[{name} {v.value}] {s}", flush=True))
+        path = weights_path(variant)
         path.parent.mkdir(parents=True, exist_ok=True)
         save_weights(model, path)
-        print(f"[{name} {method.value}] wrote {path} in {time.perf_counter() - start:.0f} s", flush=True)
+        print(f"[{name} {variant.value}] wrote {path} in {time.perf_counter() - start:.0f} s", flush=True)
     return 0
+
+
+@dataclass(frozen=True)
+class AblationRecipe:
+    """How one reference model is trained with random ablation (paper Sec. 5.1): the model class, its
+    modalities, the keep ranges per method, the training data and the optimiser settings."""
+
+    name: str
+    model: Callable[[], nn.Module]
+    modalities: tuple
+    keep: dict
+    data: Callable[[], object]
+    inputs: Callable[[object], tuple]
+    weights_path: Callable
+    epochs: int
+    batch: int
+    lr: float
+    seed: int = 0
+
+    def train(self, method, log=print) -> nn.Module:
+        """Deterministic: the global seed before the model is built, the loader's seed after it."""
+        import torch
+
+        from mmcert_verified.training import AblationAugmentation, fit
+
+        torch.manual_seed(self.seed)
+        model = self.model()
+        data = self.data()
+        aug = AblationAugmentation(self.modalities, self.keep[method], method)
+        fit(model, self.inputs(data), data.labels, aug, epochs=self.epochs, batch_size=self.batch, lr=self.lr,
+            seed=self.seed + 1, log=log)
+        return model
+
+    def main(self, doc: str, argv: list[str] | None = None) -> int:
+        return training_main(self.name, doc, self.train, self.weights_path, argv)
