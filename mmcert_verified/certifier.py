@@ -27,17 +27,20 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from .bounds import BoundName, bound_rule
+from .bounds.sequential import Schedule, SequentialResult, certify_sequential
 from .errors import InvalidParameterError
 from .sampling.counting import VoteCounter
 from .sampling.plan import SamplingPlan
 from .sampling.seeds import input_generator
-from .threat_model import Attack, Budget, Method
+from .threat_model import Attack, Budget
 
 #: classification engine: (counts, alpha, n, k, r, attack, method) -> object with .certified and .label
 ClassificationEngine = Callable[..., Any]
@@ -152,6 +155,69 @@ class SegmentationCertificate:
         return {"index": self.index, "pixels": self.pixels, "budgets": [v.to_json() for v in self.verdicts]}
 
 
+@dataclass(frozen=True)
+class AdaptiveCertificate:
+    """One input certified by adaptive sampling (clauses CS.1, CS.2): where it stopped and every verdict.
+
+    ``result`` is the sequential run (stopping round, cumulative counts, that round's bounds, the
+    schedule); ``samples`` = N at the stopping round = the forward passes the model made for this input.
+    """
+
+    index: int
+    label: int | None
+    alpha: Fraction
+    bound: BoundName
+    result: SequentialResult
+    verdicts: tuple[BudgetVerdict, ...]
+
+    @property
+    def samples(self) -> int:
+        return self.result.samples
+
+    @property
+    def schedule(self) -> Schedule:
+        return self.result.schedule
+
+    @property
+    def round(self) -> int:
+        return self.result.round
+
+    @property
+    def counts(self) -> tuple[int, ...]:
+        return self.result.counts
+
+    @property
+    def prediction(self) -> int:
+        return int(self.result.bounds.label)
+
+    @property
+    def level(self) -> Fraction:
+        """alpha_j of the stopping round (CS.1): the family level its bounds were taken at."""
+        return self.schedule.level(self.alpha, self.round)
+
+    @property
+    def correct(self) -> bool | None:
+        return None if self.label is None else self.prediction == self.label
+
+    def certified_correct(self) -> tuple[bool, ...]:
+        """Per budget: certified and equal to the true label (the paper's Eq. 15 indicator)."""
+        return tuple(v.certified and bool(self.correct) for v in self.verdicts)
+
+    def to_json(self) -> dict:
+        return {
+            "index": self.index,
+            "label": self.label,
+            "prediction": self.prediction,
+            "counts": list(self.counts),
+            "samples": self.samples,
+            "round": self.round,
+            "schedule": list(self.schedule.sizes),
+            "bound": self.bound.value,
+            "alpha": str(self.alpha),
+            "budgets": [v.to_json() for v in self.verdicts],
+        }
+
+
 # --------------------------------------------------------------------------- certification of counts
 
 def certify_classification_counts(
@@ -163,14 +229,20 @@ def certify_classification_counts(
     index: int = 0,
     label: int | None = None,
     engine: ClassificationEngine | None = None,
+    bound="bonferroni",
 ) -> ClassificationCertificate:
-    """Certify one input's class counts against every budget (clause T1), from the same counts."""
+    """Certify one input's class counts against every budget (clause T1), from the same counts.
+
+    ``bound`` is the bound method (clauses CP.4-CP.7, fixed before the votes are seen: CP.5); a method
+    other than ``bonferroni`` is passed to the engine as ``bound=``.
+    """
     engine = engine or reference_classification_engine()
+    extra = {} if bound_rule(bound).name is BoundName.BONFERRONI else {"bound": bound_rule(bound).name.value}
     setting = plan.setting
     verdicts = []
     prediction = None
     for budget in budgets:
-        res = engine(list(counts), alpha, setting.n, setting.k, budget.r, budget.attack, setting.method)
+        res = engine(list(counts), alpha, setting.n, setting.k, budget.r, budget.attack, setting.method, **extra)
         prediction = int(res.label)
         verdicts.append(BudgetVerdict(budget.r, budget.attack, bool(res.certified)))
     if prediction is None:
@@ -187,10 +259,15 @@ class ClassificationTable:
     what the reference engine's ``certify`` (per budget) and ``radius`` (per
     ratio) return for the same counts: the same exact decisions
     (``certified_at``) in the same search (``last_certified``).
+
+    ``bound`` is the bound method (clauses CP.4-CP.7, fixed before the votes:
+    CP.5).  The bounds, hence the verdicts and radii, depend on the counts
+    only through (N_A, N_B, N) (every method's ``exact``), so they are
+    memoised per run by that triple; the label is each input's own argmax.
     """
 
     def __init__(self, plan: SamplingPlan, budgets: Sequence[Budget], ratios: Sequence[Sequence[int]] = (),
-                 alpha="0.05") -> None:
+                 alpha="0.05", bound="bonferroni") -> None:
         from .reference.certify import alpha_fraction
         from .threat_model import max_radius_multiplier
 
@@ -204,6 +281,8 @@ class ClassificationTable:
         for b in self.budgets:
             self._mass(b)
         self.limits = tuple(max_radius_multiplier(self.setting, r, attack) for r in self.ratios)
+        self.bound = bound_rule(bound).name.value
+        self._memo: dict[tuple[int, int, int], tuple[tuple[bool, ...], tuple[int | None, ...]]] = {}
 
     def _mass(self, budget: Budget):
         from .reference.theorem1 import SubsampleMasses
@@ -220,17 +299,21 @@ class ClassificationTable:
         from .reference.theorem1 import decide
         from .votes import Votes
 
-        bounds = label_bounds(Votes(tuple(int(c) for c in counts)), self.alpha)
+        votes = Votes(tuple(int(c) for c in counts))
+        key = (votes.n_a, votes.n_b, votes.total)
+        if key not in self._memo:
+            bounds = label_bounds(votes, self.alpha, self.bound)
 
-        def ok(budget: Budget) -> bool:
-            return decide(bounds.p_a_lower, bounds.p_b_upper, self._mass(budget)).certified
+            def ok(budget: Budget) -> bool:
+                return decide(bounds.p_a_lower, bounds.p_b_upper, self._mass(budget)).certified
 
-        verdicts = tuple(ok(b) for b in self.budgets)
-        radii = tuple(
-            last_certified(lambda t, ratio=ratio: ok(Budget(tuple(t * c for c in ratio), self.attack)), limit)
-            for ratio, limit in zip(self.ratios, self.limits)
-        )
-        return int(bounds.label), verdicts, radii
+            verdicts = tuple(ok(b) for b in self.budgets)
+            radii = tuple(
+                last_certified(lambda t, ratio=ratio: ok(Budget(tuple(t * c for c in ratio), self.attack)), limit)
+                for ratio, limit in zip(self.ratios, self.limits)
+            )
+            self._memo[key] = (verdicts, radii)
+        return int(votes.label), *self._memo[key]
 
 
 def certify_segmentation_counts(
@@ -416,37 +499,44 @@ class Certifier:
         self.plan.check_input(inputs)
         inputs = self._to_device(inputs)
         generator = input_generator(self.seed, index, self.device)
-        counter: VoteCounter | None = None
-        done = 0
         bar = None
         if self.progress:
             from tqdm import tqdm
 
             bar = tqdm(total=self.n_samples, desc=f"input {index}", unit="vote", leave=False)
         with torch.inference_mode():
-            batch_no = 0
-            while done < self.n_samples:
-                b = min(self.batch_size, self.n_samples - done)
-                batch = self.plan.sample(inputs, generator, b)
-                where = f"input {index}, vote batch {batch_no} (sub-samples {done}..{done + b - 1})"
-                try:
-                    logits = self._forward(batch)
-                except Exception as exc:  # the user's model: any failure is reported, never a traceback
-                    raise model_error(exc, batch, where, first=not done, batch_size=self.batch_size) from exc
-                if counter is None:
-                    counter = VoteCounter(self.classes, self._spatial(logits), self.device)
-                try:
-                    counter.add_logits(logits, rows=b)
-                except InvalidParameterError as exc:
-                    raise InvalidParameterError(f"{where}: {exc}") from None
-                done += b
-                batch_no += 1
-                if bar is not None:
-                    bar.update(b)
+            counter, _ = self._count_votes(inputs, generator, index, 0, self.n_samples, 0, bar)
         if bar is not None:
             bar.close()
-        assert counter is not None
         return counter.counts()
+
+    def _count_votes(self, inputs, generator: torch.Generator, index: int, start: int, rows: int, batch_no: int,
+                     bar=None) -> tuple[VoteCounter, int]:
+        """Clause V1: counts of the next ``rows`` sub-samples (numbers ``start``.. of input ``index``) drawn
+        from ``generator``, ``batch_size`` at a time; returns the counter and the next batch number."""
+        counter: VoteCounter | None = None
+        done = 0
+        while done < rows:
+            b = min(self.batch_size, rows - done)
+            batch = self.plan.sample(inputs, generator, b)
+            first = start + done
+            where = f"input {index}, vote batch {batch_no} (sub-samples {first}..{first + b - 1})"
+            try:
+                logits = self._forward(batch)
+            except Exception as exc:  # the user's model: any failure is reported, never a traceback
+                raise model_error(exc, batch, where, first=not first, batch_size=self.batch_size) from exc
+            if counter is None:
+                counter = VoteCounter(self.classes, self._spatial(logits), self.device)
+            try:
+                counter.add_logits(logits, rows=b)
+            except InvalidParameterError as exc:
+                raise InvalidParameterError(f"{where}: {exc}") from None
+            done += b
+            batch_no += 1
+            if bar is not None:
+                bar.update(b)
+        assert counter is not None
+        return counter, batch_no
 
     def packs(self) -> int:
         """How many inputs share one forward batch: ``batch_size // N`` with ``pack_inputs`` when N fits, else 1."""
@@ -528,8 +618,68 @@ class Certifier:
         verdicts = certify_segmentation_counts(counts, alpha, self.plan, budgets, labels=labels, engine=engine)[0]
         return SegmentationCertificate(int(index), int(np.prod(counts.shape[1:])), tuple(verdicts))
 
+    def certify_adaptive(
+        self,
+        inputs: Sequence[torch.Tensor],
+        index: int,
+        alpha,
+        budgets: Sequence[Budget],
+        schedule: Schedule | Sequence[int],
+        *,
+        bound="bonferroni",
+        label=None,
+    ) -> "AdaptiveCertificate":
+        """Clauses CS.1 and CS.2: votes of input ``index`` drawn in rounds, stopping once every budget is decided.
+
+        Round j draws the next N_j - N_(j-1) sub-samples of the input's own stream (``input_generator(seed,
+        index)``, SAMP.3: fresh draws, never a repeat of an earlier round's), ``batch_size`` at a time, and
+        :func:`~mmcert_verified.bounds.sequential.certify_sequential` certifies the cumulative N_j votes with
+        ``bound`` at CS.1's level alpha_j.  Sampling stops at the first round where every budget is certified
+        or hopeless, and at N_max = the schedule's last size at the latest; ``n_samples`` is not used.  On
+        the CPU the cumulative counts of round j are exactly :meth:`votes` with ``n_samples = N_j``
+        (CS.2), so a rerun, or a fixed-N run at the stopping round's N_j, gives the same votes.
+
+        Guarantee (CS.1, optional stopping): with probability at least 1 - alpha over all the sub-samples
+        drawn, whatever round sampling stops at, every budget reported certified leaves the ensemble's
+        label unchanged under every attack within it (Theorem 1, clause T1), with the bound method's own
+        guarantee at each round (CP.4-CP.7; CP.4-Q for ``bonferroni`` with A chosen from the same votes).
+        Classification only.
+        """
+        if self.task is not Task.CLASSIFICATION:
+            raise InvalidParameterError("adaptive sampling (CS.1) certifies classification only, not segmentation")
+        if not isinstance(schedule, Schedule):
+            if isinstance(schedule, (str, bytes)) or not isinstance(schedule, Sequence):
+                raise InvalidParameterError(f"a schedule is a Schedule or a list of cumulative vote counts, "
+                                            f"got {type(schedule).__name__}")
+            schedule = Schedule(tuple(schedule))
+        rule = bound_rule(bound)  # an unknown method fails before any vote is drawn
+        from .reference.certify import alpha_fraction
+        from .threat_model import attacked_sizes
+
+        alpha = alpha_fraction(alpha)
+        budgets = tuple(budgets)
+        setting = self.plan.setting
+        for budget in budgets:  # an invalid budget fails before any vote is drawn
+            attacked_sizes(setting, budget)
+        self.plan.check_input(inputs)
+        inputs = self._to_device(inputs)
+        generator = input_generator(self.seed, index, self.device)  # once: every round continues the stream
+        drawn = [0, 0]  # sub-samples and batches so far
+
+        def draw(rows: int) -> np.ndarray:
+            counter, drawn[1] = self._count_votes(inputs, generator, index, drawn[0], rows, drawn[1])
+            drawn[0] += rows
+            return counter.counts()
+
+        with torch.inference_mode():
+            result = certify_sequential(draw, alpha, schedule, setting, budgets, rule.name.value)
+        verdicts = tuple(BudgetVerdict(b.r, b.attack, ok) for b, ok in zip(budgets, result.certified))
+        return AdaptiveCertificate(int(index), None if label is None else int(label), alpha, rule.name,
+                                   result, verdicts)
+
 
 __all__ = [
+    "AdaptiveCertificate",
     "BudgetVerdict",
     "Certifier",
     "ClassificationCertificate",

@@ -10,7 +10,7 @@ import pytest
 
 from mmcert_verified.bounds.sequential import Schedule, certify_sequential, round_bounds
 from mmcert_verified.errors import InvalidParameterError
-from mmcert_verified.reference.certify import certify, label_bounds
+from mmcert_verified.reference.certify import alpha_fraction, certify, label_bounds
 from mmcert_verified.reference.clopper_pearson import cp_lower, cp_upper
 from mmcert_verified.threat_model import Budget, Method, Setting, parse_attacks
 from mmcert_verified.votes import Votes
@@ -87,3 +87,38 @@ def test_certify_sequential_stops_early_on_confident_inputs_and_matches_the_refe
     # the stopping round's verdict is the reference's at that round's level
     level = sched.level("0.001", res.round)
     assert certify(res.counts, level, RAVDESS.n, RAVDESS.k, (1, 1), "modify", "mmcert", "combined").certified
+
+
+class _FixedLevels(Schedule):
+    """The invalid alternative CS.1 rules out: the fixed-N level alpha at every round."""
+
+    def level(self, alpha, round_):
+        return alpha_fraction(alpha)
+
+
+#: a tie p = (1/2, 1/2), r = 0: every certificate claims Pr[g = A] > Pr[g = B], which is false, so the
+#: stopping rule's failure probability is Pr[some round certifies]; P_n = C(40, 20)^2 ~ 1.9e22 makes
+#: T1.2's rounding negligible (and the masses cheap)
+TIE = Setting((40, 40), (20, 20), Method.MMCERT)
+
+
+def _wrong_certificates(schedule, paths, seed):
+    rng = np.random.default_rng(seed)
+    budgets = [Budget((0, 0), parse_attacks("modify", 2))]
+    wrong = 0
+    for _ in range(paths):
+        res = certify_sequential(lambda m: rng.multinomial(m, [0.5, 0.5]), ALPHA, schedule, TIE, budgets)
+        wrong += res.certified[0]
+    return wrong
+
+
+def test_certify_sequential_keeps_alpha_under_optional_stopping_where_fixed_levels_do_not():
+    """The whole procedure (certify_sequential's stopping rule, CP.4 bounds, T1.4) on a tie: with CS.1's
+    levels a wrong certificate is issued with probability <= alpha (one-sided CP upper bound, level 1e-3, on
+    the measured rate); with alpha at every round on the same paths, > alpha (CP lower bound at 1e-3; measured
+    failure rates about 0.025 and 0.24 with these eight rounds)."""
+    paths, sizes = 400, (8, 16, 24, 32, 40, 48, 56, 64)
+    sequential = _wrong_certificates(Schedule(sizes), paths, seed=2)
+    fixed = _wrong_certificates(_FixedLevels(sizes), paths, seed=2)
+    assert cp_upper(sequential, paths, Fraction(1, 1000)) <= ALPHA
+    assert cp_lower(fixed, paths, Fraction(1, 1000)) > ALPHA
