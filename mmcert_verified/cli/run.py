@@ -28,6 +28,9 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("--certificates", metavar="DIR",
                    help="also write one audit-ready certificate per input and budget into DIR (see mmcert audit)")
+    p.add_argument("--certificates-per-input", action="store_true",
+                   help="with --certificates: one certificate per input covering all its budgets and ratios "
+                   "(as the config key certificates = \"per-input\"; part of the config's identity)")
     p.add_argument("--log-every", type=float, default=30.0, metavar="S",
                    help="without a terminal, log progress every S seconds (default 30)")
     p.set_defaults(handler=run_run)
@@ -54,6 +57,12 @@ def run_run(args) -> int:
     launch = detect_launch(shard=Shard.parse(args.shard) if args.shard is not None else None)
     if args.device:
         config = config.with_overrides(device=args.device)
+    if args.certificates_per_input:
+        if args.certificates is None:
+            from ..errors import InvalidParameterError
+
+            raise InvalidParameterError("--certificates-per-input needs --certificates DIR")
+        config = config.with_overrides(certificate_layout="per-input")
     config = config.with_overrides(device=launch.device(config.device))
     shard = launch.shard
     out = args.out or default_out(args.config, shard if launch.launcher is Launcher.SINGLE else Shard())

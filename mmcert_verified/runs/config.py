@@ -4,6 +4,7 @@ Config (TOML)::
 
     task = "classification"              # or "segmentation"
     classes = 7
+    certificates = "per-input"           # optional: --certificates writes one file per input (CERT.4)
     [model]                              # a callable returning the nn.Module
     factory = "reference_models.av:pretrained"     # "module:name" or "file.py:name"
     kwargs = { method = "mmcert" }
@@ -15,6 +16,7 @@ Config (TOML)::
     fill = 0.0; mask_channel = true
     [certify]
     method = "mmcert"; k = [2, 4]; N = 100; alpha = "0.001"
+    bound = "bonferroni"                 # or "complement", "combined" (clauses CP.4-CP.7)
     batch_size = 100; seed = 0; device = "cpu"; engine = "auto"
     pack_inputs = false; autocast = "none"; compile = false   # throughput, opt-in
     [budgets]
@@ -57,11 +59,15 @@ class Engine(str, enum.Enum):
 
 
 #: the keys each table of a config accepts (clause RUN.5)
-TOP_KEYS = ("task", "classes", "model", "data", "modalities", "certify", "budgets")
+TOP_KEYS = ("task", "classes", "model", "data", "modalities", "certify", "budgets", "certificates")
+#: how ``--certificates`` lays out its files: one per (input, budget) (CERT.1) or one per input (CERT.4)
+CERTIFICATE_LAYOUTS = ("per-budget", "per-input")
 FACTORY_KEYS = ("factory", "kwargs")
 MODALITY_KEYS = ("name", "shape", "element_dims", "channel_dim", "fill", "mask_channel")
-CERTIFY_KEYS = ("method", "k", "N", "alpha", "batch_size", "seed", "device", "engine", "pack_inputs", "autocast",
-                "compile")
+CERTIFY_KEYS = ("method", "k", "N", "alpha", "bound", "batch_size", "seed", "device", "engine", "pack_inputs",
+                "autocast", "compile")
+#: the bound methods a run config may name (``certify.bound``; clause CP.5, mirrors ``bounds.BoundName``)
+BOUND_NAMES = ("bonferroni", "complement", "combined")
 BUDGET_KEYS = ("attack", "r", "ratios", "steps")
 _SECTION_OF = {
     **{k: "[certify]" for k in CERTIFY_KEYS},
@@ -180,6 +186,10 @@ class RunConfig:
     pack_inputs: bool = False
     autocast: str = "none"
     compile: bool = False
+    #: the confidence-bound method (clauses CP.4-CP.7), fixed in the config before any vote is drawn (CP.5)
+    bound: str = "bonferroni"
+    #: ``certificates = "per-input"``: one certificate per input covering all its budgets (clause CERT.4)
+    certificate_layout: str = "per-budget"
 
     def certifier_options(self) -> dict:
         """The keyword arguments :class:`~mmcert_verified.certifier.Certifier` takes for the throughput options."""
@@ -207,9 +217,14 @@ class RunConfig:
                 **({"pack_inputs": True} if self.pack_inputs else {}),
                 **({"autocast": self.autocast} if self.autocast != "none" else {}),
                 **({"compile": True} if self.compile else {}),
+                # the bound method changes verdicts, so it is part of the identity; the default is left out,
+                # so configs written before the key existed keep their identity (RUN.6)
+                **({"bound": self.bound} if self.bound != "bonferroni" else {}),
             },
             "budgets": budgets_json(self.budgets),
             "ratios": [list(r) for r in self.ratios],
+            # only when set: configs without the key keep their identity (RUN.6)
+            **({"certificates": self.certificate_layout} if self.certificate_layout != "per-budget" else {}),
         }
 
     @property
@@ -364,15 +379,26 @@ def parse_config(doc: dict, base_dir: str | Path = ".", where: str = "config") -
         autocast = cert.get("autocast", "none")
         if autocast not in ("none", "bfloat16", "float16"):
             raise InvalidParameterError(f"{w}: 'autocast' must be \"none\", \"bfloat16\" or \"float16\", got {autocast!r}")
+        bound = cert.get("bound", "bonferroni")
+        if bound not in BOUND_NAMES:
+            raise InvalidParameterError(f"{w}: unknown bound {bound!r} (valid: {', '.join(BOUND_NAMES)})")
         return RunConfig(
             task, classes, factories[0], factories[1], plan, n_samples,
             _alpha_text(_need(cert, "alpha", w, (str, float, int)), w), batch, seed,
-            device, engine, budgets, ratios, flags["pack_inputs"], autocast, flags["compile"],
-        )
+            device, engine, budgets, ratios, flags["pack_inputs"], autocast, flags["compile"], bound,
+        ).with_overrides(certificate_layout=certificate_layout(doc.get("certificates", "per-budget"), where))
     except InvalidParameterError:
         raise
     except (ValueError, TypeError) as exc:  # Enum lookups, bad numbers, lists of the wrong kind
         raise InvalidParameterError(f"{where}: {exc}") from None
+
+
+def certificate_layout(value: Any, where: str = "config") -> str:
+    """``certificates``: ``"per-budget"`` (the default, clause CERT.1) or ``"per-input"`` (clause CERT.4)."""
+    if value not in CERTIFICATE_LAYOUTS:
+        raise InvalidParameterError(f"{where}: 'certificates' must be one of {', '.join(CERTIFICATE_LAYOUTS)}, "
+                                    f"got {value!r}")
+    return value
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -416,6 +442,6 @@ class Shard:
 
 
 __all__ = [
-    "BUDGET_KEYS", "CERTIFY_KEYS", "Engine", "Factory", "MODALITY_KEYS", "RunConfig", "Shard", "TOP_KEYS",
-    "budgets_json", "check_keys", "load_config", "parse_config",
+    "BOUND_NAMES", "BUDGET_KEYS", "CERTIFICATE_LAYOUTS", "CERTIFY_KEYS", "Engine", "Factory", "MODALITY_KEYS", "RunConfig", "Shard", "TOP_KEYS",
+    "budgets_json", "certificate_layout", "check_keys", "load_config", "parse_config",
 ]

@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ..certifier import Task
 from ..errors import InputFileError, InvalidParameterError, MMCertError
@@ -87,6 +87,11 @@ def prepare(config: RunConfig, dataset=None, model=None) -> PreparedRun:
     from ..certifier import Certifier
     from ..threat_model import attacked_sizes
 
+    if config.task is Task.SEGMENTATION and config.bound != "bonferroni" and not segmentation_bound_supported():
+        raise InvalidParameterError(
+            f"bound {config.bound!r} is not supported for segmentation runs yet (supported: bonferroni; "
+            "the alpha* search of clause SEG.2 takes no other method)"
+        )
     runtime = resolve_device(config.device)
     if config.pack_inputs and runtime.device_type != "cpu":
         raise InvalidParameterError(
@@ -174,8 +179,9 @@ def _libraries() -> dict:
     return {**library_versions(), "torch": str(torch.__version__)}
 
 
-def _certificate_name(index: int, j: int) -> str:
-    return f"input-{index:06d}-budget-{j:02d}.json"
+def _certificate_name(index: int, j: int | None = None) -> str:
+    """``input-IIIIII-budget-JJ.json`` per budget (CERT.1); ``input-IIIIII.json`` per input (CERT.4)."""
+    return f"input-{index:06d}.json" if j is None else f"input-{index:06d}-budget-{j:02d}.json"
 
 
 def certificate_ok(path: Path) -> bool:
@@ -201,15 +207,16 @@ def certificate_ok(path: Path) -> bool:
 
 def write_input_certificates(config: RunConfig, index: int, counts, labels, inputs, directory: Path,
                              model_sha256: str | None = None) -> list[str]:
-    """Clause CERT.1 for data-set runs: one audit-ready certificate per budget for input ``index``.
+    """Clause CERT.1 for data-set runs: audit-ready certificates of input ``index``; their file names.
 
-    Classification certificates come from the reference engine's ``certify``
-    (with the radius along the budget's direction); segmentation certificates
-    from the reference ``segment``, with the votes in an ``.npz`` sidecar.
-    Provenance records the input's seed (clause SAMP.3), the input and model
-    digests and the torch version.  Files are written atomically (clause
-    RUN.1); an existing certificate that checks out (digest, sidecar) is kept,
-    a broken one (a run of an older version killed mid-write) is replaced.
+    Per budget (the default): one certificate per budget, classification from the reference engine's
+    ``certify`` (with the radius along the budget's direction), segmentation from the reference
+    ``segment`` with the votes in an ``.npz`` sidecar.  Per input (``certificates = "per-input"``, clause
+    CERT.4): one certificate holding the votes once, a claim per budget and the radius along every
+    configured ratio.  Provenance records the input's seed (clause SAMP.3), the input and model digests
+    and the torch version.  Files are written atomically (clause RUN.1); an existing certificate that
+    checks out (digest, sidecar) is kept, a broken one (a run of an older version killed mid-write) is
+    replaced.
     """
     import numpy as np
 
@@ -221,6 +228,7 @@ def write_input_certificates(config: RunConfig, index: int, counts, labels, inpu
         write_certificate,
         write_segmentation_certificate,
     )
+    from ..certificate_per_input import classification_per_input_certificate, write_segmentation_per_input_certificate
     from ..reference.certify import certify as ref_certify
     from ..reference.segmentation import segment as ref_segment
     from ..sampling.seeds import input_seed
@@ -228,6 +236,7 @@ def write_input_certificates(config: RunConfig, index: int, counts, labels, inpu
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     setting = config.plan.setting
+    bound = getattr(config, "bound", "bonferroni")
     prov = Provenance(
         seed=input_seed(config.seed, index),
         rng="torch.Generator seeded by mmcert_verified.sampling.seeds.input_seed(run seed, input index)",
@@ -236,19 +245,23 @@ def write_input_certificates(config: RunConfig, index: int, counts, labels, inpu
         engine="reference",
         libraries=_libraries(),
     )
-    names = []
-    for j, budget in enumerate(config.budgets):
-        path = directory / _certificate_name(index, j)
-        names.append(path.name)
-        if path.exists():
-            if certificate_ok(path):
-                continue
-            path.unlink()
-            sidecar_path(path).unlink(missing_ok=True)
-        elif sidecar_path(path).exists():
-            sidecar_path(path).unlink()  # the sidecar of a certificate that was never completed
-        if config.task is Task.CLASSIFICATION:
-            res = ref_certify(list(counts), config.alpha, setting.n, setting.k, budget.r, budget.attack, setting.method)
+    classification = config.task is Task.CLASSIFICATION
+
+    def write_per_input(path: Path) -> None:
+        if classification:
+            doc = classification_per_input_certificate(
+                [int(c) for c in counts], config.alpha, setting, config.budgets, config.ratios, bound=bound,
+                alpha_text=config.alpha, samples=config.n_samples, provenance=prov)
+            write_certificate(doc, path)
+        else:
+            write_segmentation_per_input_certificate(
+                path, np.asarray(counts), labels, alpha_text=config.alpha, setting=setting, budgets=config.budgets,
+                samples=config.n_samples, provenance=prov)
+
+    def write_per_budget(path: Path, budget) -> None:
+        if classification:
+            res = ref_certify(list(counts), config.alpha, setting.n, setting.k, budget.r, budget.attack,
+                              setting.method, bound)
             doc = classification_certificate(res, alpha_text=config.alpha, provenance=prov, radius=radius_along_budget(res))
             write_certificate(doc, path)
         else:
@@ -260,6 +273,23 @@ def write_input_certificates(config: RunConfig, index: int, counts, labels, inpu
                 attack=[a.value for a in budget.attack], method=setting.method.value, result_json=seg.to_json(),
                 provenance=prov,
             )
+
+    if getattr(config, "certificate_layout", "per-budget") == "per-input":
+        jobs = [(directory / _certificate_name(index), write_per_input)]
+    else:
+        jobs = [(directory / _certificate_name(index, j), lambda p, b=budget: write_per_budget(p, b))
+                for j, budget in enumerate(config.budgets)]
+    names = []
+    for path, write in jobs:
+        names.append(path.name)
+        if path.exists():
+            if certificate_ok(path):
+                continue
+            path.unlink()
+            sidecar_path(path).unlink(missing_ok=True)
+        elif sidecar_path(path).exists():
+            sidecar_path(path).unlink()  # the sidecar of a certificate that was never completed
+        write(path)
     return names
 
 
@@ -272,6 +302,52 @@ def _labels_array(label):
     return None if label is None else np.asarray(torch.as_tensor(label).cpu())
 
 
+#: segmentation images certified together, one engine call per budget for the group (clause SEG.7: each image
+#: is still its own Holm family, so the results are the image-by-image ones); a kill loses at most this many
+SEGMENTATION_GROUP = 8
+
+
+def _groups(items: Iterable, size: int) -> Iterator[list]:
+    group: list = []
+    for item in items:
+        group.append(item)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def segmentation_extra(config: RunConfig) -> dict:
+    """The ``bound=`` keyword for the segmentation engine (none for the default ``bonferroni``)."""
+    return {} if config.bound == "bonferroni" else {"bound": config.bound}
+
+
+def segmentation_bound_supported() -> bool:
+    """Whether this installation's segmentation certification takes a bound method (``bound=``)."""
+    import inspect
+
+    from ..certifier import certify_segmentation_counts
+
+    return "bound" in inspect.signature(certify_segmentation_counts).parameters
+
+
+def _segmentation_verdicts(config: RunConfig, engine, counts: list, labels: list) -> list:
+    """Verdicts per image of a group: one call per budget for the whole group when the images stack."""
+    import numpy as np
+
+    from ..certifier import certify_segmentation_counts
+
+    extra = segmentation_extra(config)
+    stackable = len({c.shape for c in counts}) == 1 and len({lab is None for lab in labels}) == 1
+    if len(counts) > 1 and stackable:
+        stacked = None if labels[0] is None else np.stack(labels)
+        return certify_segmentation_counts(np.stack(counts), config.alpha, config.plan, config.budgets,
+                                           labels=stacked, engine=engine, **extra)
+    return [certify_segmentation_counts(c, config.alpha, config.plan, config.budgets, labels=lab, engine=engine,
+                                        **extra)[0] for c, lab in zip(counts, labels)]
+
+
 def certify_records(
     config: RunConfig, indices: Sequence[int], dataset=None, model=None, certificates: str | Path | None = None,
     prepared: PreparedRun | None = None,
@@ -280,12 +356,14 @@ def certify_records(
 
     Classification records carry the counts, the verdict per budget and the
     radius t* along every configured ratio (clause R1, ``null`` where not
-    certified even at t = 0); segmentation records the certified metrics per
-    budget.  Every record carries its input's SHA-256.  With ``certificates``
-    (a directory), also writes one certificate per input and budget there and
-    lists their file names in the record.  Records are not sealed here.
+    certified even at t = 0), by the config's bound method; segmentation
+    records the certified metrics per budget and the radius of clause RUN.10
+    per ratio (images certified :data:`SEGMENTATION_GROUP` at a time).  Every
+    record carries its input's SHA-256.  With ``certificates`` (a directory),
+    also writes one certificate per input and budget there and lists their
+    file names in the record.  Records are not sealed here.
     """
-    from ..certifier import Certifier, ClassificationTable, certify_segmentation_counts
+    from ..certifier import Certifier, ClassificationTable
 
     prepared = prepared or prepare(config, dataset, model)
     dataset = prepared.dataset
@@ -295,10 +373,6 @@ def certify_records(
         **config.certifier_options(),
     )
     model_sha = prepared.identity["model_sha256"]
-    if config.task is Task.CLASSIFICATION:
-        table = ClassificationTable(config.plan, config.budgets, config.ratios, config.alpha)
-    else:
-        engine = _engine(config)
     labels_of: dict[int, Any] = {}
 
     def items():
@@ -307,9 +381,11 @@ def certify_records(
             labels_of[index] = (inputs, label)
             yield index, inputs
 
-    for index, counts in certifier.stream_votes(items()):
-        inputs, label = labels_of.pop(index)
-        if config.task is Task.CLASSIFICATION:
+    votes = certifier.stream_votes(items())
+    if config.task is Task.CLASSIFICATION:
+        table = ClassificationTable(config.plan, config.budgets, config.ratios, config.alpha, bound=config.bound)
+        for index, counts in votes:
+            inputs, label = labels_of.pop(index)
             _check_label(label, config, (), index)
             prediction, certified, radii = table.certify(counts)
             rec: dict[str, Any] = {
@@ -320,20 +396,33 @@ def certify_records(
             if certificates is not None:
                 rec["certificates"] = write_input_certificates(config, index, counts, None, inputs, Path(certificates),
                                                                model_sha)
-        else:
-            import numpy as np
+            yield rec
+        return
 
-            labels = _labels_array(label)
+    import numpy as np
+
+    from .segmentation_radius import SegmentationRadius
+
+    engine = _engine(config)
+    radius = SegmentationRadius(config.plan, config.budgets, config.ratios, config.alpha, engine,
+                                segmentation_extra(config))
+    for group in _groups(votes, SEGMENTATION_GROUP):
+        rows = []
+        for index, counts in group:
+            inputs, label = labels_of.pop(index)
             _check_label(label, config, tuple(counts.shape[1:]), index)
-            verdicts = certify_segmentation_counts(counts, config.alpha, config.plan, config.budgets,
-                                                   labels=labels, engine=engine)[0]
-            rec = {"index": index, "pixels": int(np.prod(counts.shape[1:])), "input_sha256": tensor_digest(inputs)}
+            rows.append((index, counts, inputs, _labels_array(label)))
+        verdicts_of = _segmentation_verdicts(config, engine, [r[1] for r in rows], [r[3] for r in rows])
+        for (index, counts, inputs, labels), verdicts in zip(rows, verdicts_of):
+            pixels = int(np.prod(counts.shape[1:]))
+            rec = {"index": index, "pixels": pixels, "input_sha256": tensor_digest(inputs),
+                   "radius": list(radius.radii(counts, pixels, verdicts))}
             for key in ("certified_pixels", "abstained_pixels", "pixel_accuracy", "f_score", "iou"):
                 rec[key] = [getattr(v, key) for v in verdicts]
             if certificates is not None:
                 rec["certificates"] = write_input_certificates(config, index, counts, labels, inputs,
                                                                Path(certificates), model_sha)
-        yield rec
+            yield rec
 
 
 def repair_certificates(prepared: PreparedRun, records: Sequence[dict], directory: Path) -> int:
@@ -463,6 +552,11 @@ def execute(
     out = Path(out)
     if limit is not None and limit < 0:
         raise InvalidParameterError(f"--limit must be non-negative, got {limit}")
+    if certificates is not None and config.bound != "bonferroni":
+        raise InvalidParameterError(
+            f"--certificates with bound {config.bound!r}: the run's certificates are written with bonferroni "
+            "only so far (they would not match the lines); run without --certificates"
+        )
     if out.exists() and out.is_dir():
         raise InputFileError(f"{out} is a directory; give a file name with --out")
     if out.exists():

@@ -142,6 +142,84 @@ def _segmentation(out: Path, manifest: dict) -> None:
     variant("garbage-seg-sidecar-not-npz.json", resealed_votes(base, junk), junk, (2, "invalid", "not a readable .npz"))
 
 
+def _spec_1_1(out: Path, manifest: dict) -> None:
+    """Certificates of spec 1.1 (CERT.4 per input, CERT.5 sequential), good and resealed-tampered."""
+    from mmcert_verified.bounds.sequential import Schedule, certify_sequential
+    from mmcert_verified.certificate_per_input import (
+        classification_per_input_certificate,
+        write_segmentation_per_input_certificate,
+    )
+    from mmcert_verified.certificate_sequential import sequential_certificate
+    from mmcert_verified.threat_model import Budget, Method, Setting, parse_attacks
+
+    setting = Setting((108, 79380), (5, 1000), Method.MMCERT)
+    attack = parse_attacks("modify", 2)
+    budgets = [Budget((t, 10 * t), attack) for t in range(4)]
+    per_input = pin(classification_per_input_certificate(
+        RAVDESS["counts"], "0.001", setting, budgets, [(1, 10), (1, 0)], alpha_text="0.001", samples=100,
+        provenance=FIXED_PROVENANCE))
+    write_doc(out / "good-per-input.json", per_input)
+    manifest["good-per-input.json"] = (0, "holds", "CERTIFIED at 2 of 4 budgets")
+    resealed = {
+        "resealed-per-input-verdict.json": (["claims", "budgets", 2, "certified"], True, "claims.budgets[2].certified"),
+        "resealed-per-input-budget.json": (["inputs", "budgets", 1], [2, 20], "claims.budgets[1]"),
+        "resealed-per-input-count.json": (["inputs", "counts"], [89] + RAVDESS["counts"][1:], "inputs.N"),
+        "resealed-per-input-radius.json": (["claims", "radii", 0, "t"], 2, "claims.radii[0].t"),
+    }
+    for name, (path, value, reason) in resealed.items():
+        write_json(out / name, seal(_with(per_input, path, value)))
+        manifest[name] = (1, "fails", reason)
+    write_json(out / "garbage-per-input-spec-1.0.json", seal(_with(per_input, ["spec_version"], "1.0")))
+    manifest["garbage-per-input-spec-1.0.json"] = (2, "invalid", "needs spec 1.1")
+
+    # a segmentation input at two budgets, one sidecar
+    rng = np.random.default_rng(11)
+    C, H, W, N = 2, 3, 4, 30
+    top = rng.binomial(N, 0.9, size=(H, W))  # 12 pixels certified at r = (0, 0), 10 at (1, 1)
+    pred = rng.integers(0, C, size=(H, W))
+    counts = np.zeros((C, H, W), dtype=np.int64)
+    for c in range(C):
+        counts[c] = np.where(pred == c, top, N - top)
+    labels = np.where(rng.random((H, W)) < 0.8, pred, 1 - pred).astype(np.int64)
+    seg_setting = Setting((50, 50), (1, 1), Method.MMCERT)
+    good = out / "good-seg-per-input.json"
+    write_segmentation_per_input_certificate(
+        good, counts, labels, alpha_text="0.01", setting=seg_setting,
+        budgets=[Budget((0, 0), attack), Budget((1, 1), attack)], samples=N, provenance=FIXED_PROVENANCE)
+    base = pin(json.loads(good.read_text()))
+    good.unlink()
+    write_doc(good, base)
+    manifest["good-seg-per-input.json"] = (0, "holds", "certified pixels 12, 10 of 12")
+    raised = copy.deepcopy(base)
+    raised["inputs"]["votes"]["file"] = "resealed-seg-per-input-pixels.votes.npz"
+    (out / "resealed-seg-per-input-pixels.votes.npz").write_bytes((out / base["inputs"]["votes"]["file"]).read_bytes())
+    row = raised["claims"]["budgets"][1]
+    row["certified_pixels"] += 1
+    row["abstained_pixels"] -= 1
+    write_json(out / "resealed-seg-per-input-pixels.json", seal(raised))
+    manifest["resealed-seg-per-input-pixels.json"] = (1, "fails", "claims.budgets[1].certified_pixels")
+
+    # adaptive sampling (CS.1) stopped at round 3 of 5: votes of a confident input, drawn deterministically
+    def draw(m: int) -> list[int]:
+        return [m - m // 25 - m // 50, m // 25, m // 50]
+
+    schedule = Schedule.geometric(25, 400)
+    result = certify_sequential(draw, "0.001", schedule, setting, budgets[:3])
+    seq = pin(sequential_certificate(result, alpha="0.001", setting=setting, budgets=budgets[:3],
+                                     provenance=FIXED_PROVENANCE))
+    write_doc(out / "good-sequential.json", seq)
+    manifest["good-sequential.json"] = (0, "holds", f"after round {result.round} of 5")
+    seq_tampers = {
+        # the level a fixed-N bound would use at every round: not CS.1's
+        "resealed-sequential-level.json": (["claims", "round_level"], "0.001", "claims.round_level"),
+        "resealed-sequential-round.json": (["inputs", "round"], result.round + 1, "inputs.N"),
+        "resealed-sequential-verdict.json": (["claims", "budgets", 2, "status"], "open", "claims.budgets[2].status"),
+    }
+    for name, (path, value, reason) in seq_tampers.items():
+        write_json(out / name, seal(_with(seq, path, value)))
+        manifest[name] = (1, "fails", reason)
+
+
 def generate(out: Path) -> dict:
     """Write the corpus into the empty directory ``out``; return the manifest."""
     out.mkdir(parents=True, exist_ok=True)
@@ -257,6 +335,7 @@ def generate(out: Path) -> dict:
         (2, "invalid", "inputs.method"))
 
     _segmentation(out, manifest)
+    _spec_1_1(out, manifest)
     doc = {name: {"exit": e, "status": s, "reason": r} for name, (e, s, r) in sorted(manifest.items())}
     (out / "MANIFEST.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return doc
