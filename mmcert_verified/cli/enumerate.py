@@ -14,7 +14,7 @@ from ..enumeration.joint_space import DEFAULT_ATOM_LIMIT
 from ..enumeration.neyman_pearson import check_bounds, worst_case
 from ..errors import InvalidParameterError
 from ..reference.theorem1 import SubsampleMasses, decide
-from ..threat_model import Budget, Method, Setting, attacked_sizes, parse_attacks
+from ..threat_model import Budget, Method, Setting, parse_attacks
 from .arguments import int_list, probability
 
 
@@ -54,7 +54,7 @@ def run_enumerate(args) -> int:
     if len(r) != len(n):
         raise InvalidParameterError(f"--r has {len(r)} entries but --n has {len(n)}")
     budget = Budget(r, parse_attacks(args.attack, len(n)))
-    masses = SubsampleMasses.of(attacked_sizes(setting, budget))
+    masses = SubsampleMasses.for_budget(setting, budget)
     decision = decide(p_a, p_b, masses)
     result = worst_case(setting, budget, p_a, p_b, args.max_atoms)
     wc = result.randomized

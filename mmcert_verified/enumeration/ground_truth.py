@@ -30,7 +30,7 @@ from fractions import Fraction
 from typing import Sequence
 
 from ..reference.theorem1 import SubsampleMasses, Theorem1Decision, decide
-from ..threat_model import Budget, Setting, attacked_sizes
+from ..threat_model import Budget, Setting
 from .attacks import DEFAULT_ATTACKED_LIMIT, AttackedInput, attacked_inputs, check_input
 from .classifiers import BaseClassifier
 from .label_distribution import LabelCounter, LabelCounts
@@ -107,7 +107,7 @@ def audit(
         raise ValueError(f"the input has {len(m)} modalities, the setting {setting.modalities}")
     if tuple(len(mi) for mi in m) != setting.n:
         raise ValueError(f"the input's sizes {[len(mi) for mi in m]} differ from n = {list(setting.n)}")
-    masses = SubsampleMasses.of(attacked_sizes(setting, budget))
+    masses = SubsampleMasses.for_budget(setting, budget)
     max_lengths = [att.rule.longest(n, r) for n, r, att in zip(setting.n, budget.r, budget.attack)]
     counter = LabelCounter(setting, classifier, alphabet, max_lengths)
     label, p_a, p_b = top_two(counter.counts(m))

@@ -65,7 +65,7 @@ def closed_form_gap(a: Fraction, b: Fraction, m: SubsampleMasses) -> Fraction:
 def compare(setting: Setting, budget: Budget, p_a, p_b, space: JointSpace | None = None) -> Tightness:
     """Theorem 1 versus the exact optima for one instance (``space``: a precomputed joint space)."""
     p_a, p_b = check_bounds(p_a, p_b)
-    masses = SubsampleMasses.of(attacked_sizes(setting, budget))
+    masses = SubsampleMasses.for_budget(setting, budget)
     decision = decide(p_a, p_b, masses)
     if space is None:
         space = joint_space(setting, budget)

@@ -160,7 +160,7 @@ class RadiusResult:
 
 def certified_at(bounds: LabelBounds, setting: Setting, budget: Budget) -> bool:
     """Clause T1.4 for given bounds, setting and budget (no re-estimation of the bounds)."""
-    masses = SubsampleMasses.of(attacked_sizes(setting, budget))
+    masses = SubsampleMasses.for_budget(setting, budget)
     return decide(bounds.p_a_lower, bounds.p_b_upper, masses).certified
 
 

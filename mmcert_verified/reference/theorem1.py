@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
-from ..threat_model import AttackedSizes
+from ..threat_model import AttackedSizes, Budget, Setting, attacked_sizes
 
 
 @lru_cache(maxsize=256)  # entries can be ~1 MB each at KITTI sizes
@@ -44,6 +44,12 @@ class SubsampleMasses:
             p_np *= comb(np_, k)
             p_e *= comb(e, k)
         return cls(p_n, p_np, p_e)
+
+    @classmethod
+    def for_budget(cls, setting: Setting, budget: Budget) -> "SubsampleMasses":
+        """The masses of ``budget`` on ``setting``: clause S3's sizes (a budget that does not fit is an
+        InvalidParameterError), then T1.1."""
+        return cls.of(attacked_sizes(setting, budget))
 
     @property
     def threshold(self) -> int:
