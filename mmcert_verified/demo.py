@@ -12,6 +12,16 @@ clause V1); every budget is certified from those same counts.  The settings
 configs, so ``mmcert run`` on any of them reproduces the demo's numbers for
 that curve.
 
+Statistics (issue 14: the comparison is against the baseline at its strongest, not a weakened one).
+Classification: MMCert uses its paper's Bonferroni bounds (``bonferroni``, clause CP.4: p_A and p_B at
+alpha / C), the pooled baseline the randomized-ablation paper's own statistics (``complement``, clause
+CP.6: one lower bound p_A, p_B = 1 - p_A; at alpha / 2 because A is chosen from the same votes, deviation
+D18), which certify more than Bonferroni for the baseline.  Both are choosable (``DemoSettings``,
+``mmcert demo --mmcert-bound / --baseline-bound``) and fixed before any vote is drawn (CP.5).
+Segmentation: both sides per-pixel Bonferroni alpha* with Holm (SEG.1-SEG.3), the only method
+``certify_segmentation_counts`` takes.  ``results.json`` (``statistics``, ``rows[].bound``), the CSV
+``bound`` column, the plot legends and the printed table say which statistics each curve used.
+
 Checks (reported in ``results.json`` and on stdout; exit status 1 if one fails):
 
 * MMCert's value >= the baseline's at every budget, for every metric;
@@ -30,6 +40,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .bounds import BoundName, bound_rule
 from .errors import InputFileError, InvalidParameterError
 from .runs import RunConfig, load_config
 from .threat_model import Method
@@ -68,6 +79,15 @@ class DemoSettings:
     n_samples: int | None = None
     device: str | None = None
     config_dir: str | None = None
+    #: classification bound methods (CP.5): MMCert's (its paper's CP.4) and the pooled baseline's (CP.6)
+    mmcert_bound: str = BoundName.BONFERRONI.value
+    baseline_bound: str = BoundName.COMPLEMENT.value
+
+    def bound(self, task: str, method: Method) -> BoundName:
+        """The bound method of one side; segmentation is Bonferroni on both sides (SEG.1)."""
+        if task != "av":
+            return BoundName.BONFERRONI
+        return bound_rule(self.mmcert_bound if method is Method.MMCERT else self.baseline_bound).name
 
 
 @dataclass(frozen=True)
@@ -81,6 +101,8 @@ class Curve:
     steps: tuple[int, ...]
     budgets: tuple[tuple[int, ...], ...]
     values: tuple[float, ...]
+    #: the bound method the values were certified with (clauses CP.4-CP.7; SEG.1 for segmentation)
+    bound: str = BoundName.BONFERRONI.value
 
 
 @dataclass(frozen=True)
@@ -90,6 +112,27 @@ class TaskResult:
     inputs: int
     seconds: float
     curves: tuple[Curve, ...]
+    #: per side (method value): which statistics it used (:func:`statistics`)
+    statistics: dict = field(default_factory=dict)
+
+
+#: what each bound method is, in words (the printed table, results.json, README)
+_BOUND_WORDS = {
+    BoundName.BONFERRONI: "Clopper-Pearson p_A and p_B, each at alpha/C (MMCert paper Eq. 6-7)",
+    BoundName.COMPLEMENT: "one Clopper-Pearson lower bound p_A at alpha/2, p_B = 1 - p_A (randomized-ablation paper; "
+                          "alpha/2: A chosen from the same votes, D18)",
+    BoundName.COMBINED: "p_A at alpha/2, p_B = min(1 - p_A, per-label upper bounds at alpha/(2(C-1)))",
+}
+
+
+def statistics(task: str, method: Method, bound: BoundName) -> dict:
+    """One side's statistics: the bound method, its clause and a description (recorded in results.json)."""
+    if task != "av":
+        return {"bound": BoundName.BONFERRONI.value, "clause": "SEG.1-SEG.3",
+                "description": "per-pixel alpha* from Clopper-Pearson at level/C, Holm step-down over the pixels "
+                               "(segmentation takes only bonferroni)"}
+    rule = bound_rule(bound)
+    return {"bound": rule.name.value, "clause": rule.clause, "description": _BOUND_WORDS[rule.name]}
 
 
 @dataclass(frozen=True)
@@ -124,7 +167,8 @@ def _direction(budget_r: Sequence[int]) -> tuple[int, int] | None:
     return r2 // r1, r1
 
 
-def _curves(task: str, method: Method, metric: str, budgets, values: Sequence[float]) -> list[Curve]:
+def _curves(task: str, method: Method, metric: str, budgets, values: Sequence[float],
+            bound: str = BoundName.BONFERRONI.value) -> list[Curve]:
     origin = None
     by_c: dict[int, list[tuple[int, tuple[int, ...], float]]] = {}
     for b, v in zip(budgets, values):
@@ -138,7 +182,8 @@ def _curves(task: str, method: Method, metric: str, budgets, values: Sequence[fl
         pts = sorted(by_c[c])
         if origin is not None:
             pts = [(0, origin[0], origin[1])] + pts
-        out.append(Curve(task, method, metric, c, tuple(p[0] for p in pts), tuple(p[1] for p in pts), tuple(p[2] for p in pts)))
+        out.append(Curve(task, method, metric, c, tuple(p[0] for p in pts), tuple(p[1] for p in pts),
+                         tuple(p[2] for p in pts), bound))
     return out
 
 
@@ -164,16 +209,23 @@ def _votes(config: RunConfig, progress: bool, label: str) -> tuple[np.ndarray, l
     return np.stack(counts), labels, dataset
 
 
-def certify_classification_task(config: RunConfig, progress: bool = False) -> tuple[list[Curve], int]:
-    """Certified accuracy (paper Eq. 15) per budget from one set of votes per input; (curves, inputs)."""
+def certify_classification_task(config: RunConfig, progress: bool = False,
+                                bound="bonferroni") -> tuple[list[Curve], int]:
+    """Certified accuracy (paper Eq. 15) per budget from one set of votes per input; (curves, inputs).
+
+    ``bound`` is the bound method (CP.4-CP.7), fixed before the votes are drawn (CP.5).
+    """
     from .certifier import certify_classification_counts
 
+    name = bound_rule(bound).name.value
     counts, labels, _ = _votes(config, progress, f"av {config.plan.method.value}")
     hits = np.zeros(len(config.budgets))
     for i, (c, y) in enumerate(zip(counts, labels)):
-        cert = certify_classification_counts(c, config.alpha, config.plan, config.budgets, index=i, label=int(y))
+        cert = certify_classification_counts(c, config.alpha, config.plan, config.budgets, index=i, label=int(y),
+                                             bound=name)
         hits += np.array(cert.certified_correct(), dtype=float)
-    return _curves("av", config.plan.method, "certified_accuracy", config.budgets, hits / len(counts)), len(counts)
+    curves = _curves("av", config.plan.method, "certified_accuracy", config.budgets, hits / len(counts), name)
+    return curves, len(counts)
 
 
 def certify_segmentation_task(
@@ -243,6 +295,8 @@ def run_demo(
     out_dir = Path(out_dir)
     _check_outputs(out_dir, force)
     base = Path(settings.config_dir) if settings.config_dir else reference_config_dir()
+    for method in Method:  # an unknown bound method fails before any vote is drawn
+        settings.bound("av", method)
     start = time.perf_counter()
     tasks = []
     plan = (
@@ -252,16 +306,23 @@ def run_demo(
     for task, names, count, fn in plan:
         curves: list[Curve] = []
         configs = {}
+        stats = {}
         inputs = 0
         t0 = time.perf_counter()
         for name in names:
             config = _override(load_config(base / name), settings, count)
-            configs[config.plan.method.value] = config.canonical()
-            new, inputs = fn(config, progress)
+            method = config.plan.method
+            configs[method.value] = config.canonical()
+            stats[method.value] = statistics(task, method, settings.bound(task, method))
+            if task == "av":
+                new, inputs = fn(config, progress, bound=settings.bound(task, method).value)
+            else:
+                new, inputs = fn(config, progress)
             curves += new
             if log:
-                log(f"{task} {config.plan.method.value}: done after {time.perf_counter() - t0:.0f} s")
-        tasks.append(TaskResult(task, configs, inputs, time.perf_counter() - t0, tuple(curves)))
+                log(f"{task} {method.value} ({stats[method.value]['bound']}): done after "
+                    f"{time.perf_counter() - t0:.0f} s")
+        tasks.append(TaskResult(task, configs, inputs, time.perf_counter() - t0, tuple(curves), stats))
     result = DemoResult(tuple(tasks), time.perf_counter() - start, check(tasks))
     write_outputs(result, out_dir)
     return result
@@ -276,6 +337,7 @@ def _rows(task: TaskResult, metrics: Sequence[str]) -> list[dict]:
             key = (cur.method.value, cur.c, t)
             row = table.setdefault(key, {"method": cur.method.value, "c": cur.c, "t": t, "r1": r[0], "r2": r[1]})
             row[cur.metric] = v
+            row["bound"] = cur.bound
     return [table[k] for k in sorted(table)]
 
 
@@ -289,6 +351,7 @@ def write_outputs(result: DemoResult, out_dir: Path) -> None:
                 "inputs": t.inputs,
                 "seconds": round(t.seconds, 1),
                 "configs": t.config,
+                "statistics": t.statistics,
                 "rows": _rows(t, CLASSIFICATION_METRICS if t.task == "av" else SEGMENTATION_METRICS),
             }
             for t in result.tasks
@@ -299,7 +362,7 @@ def write_outputs(result: DemoResult, out_dir: Path) -> None:
         metrics = CLASSIFICATION_METRICS if t.task == "av" else SEGMENTATION_METRICS
         name = "av_certified_accuracy.csv" if t.task == "av" else "road_certified_metrics.csv"
         with (out_dir / name).open("w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=["method", "c", "t", "r1", "r2", *metrics])
+            w = csv.DictWriter(fh, fieldnames=["method", "c", "t", "r1", "r2", *metrics, "bound"])
             w.writeheader()
             for row in _rows(t, metrics):
                 w.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in row.items()})
@@ -314,15 +377,16 @@ def plot(task: TaskResult, metrics: Sequence[str], path: Path) -> None:
     cs = sorted({c.c for c in task.curves})
     fig = Figure(figsize=(3.2 * len(cs), 2.6 * len(metrics) + 0.4), layout="constrained")
     axes = fig.subplots(len(metrics), len(cs), squeeze=False, sharey=True)
-    style = {Method.MMCERT: dict(color="tab:red", marker="o", label="MMCert"),
-             Method.ABLATION: dict(color="tab:blue", marker="s", label="randomized ablation")}
+    style = {Method.MMCERT: dict(color="tab:red", marker="o"), Method.ABLATION: dict(color="tab:blue", marker="s")}
+    names_of = {Method.MMCERT: "MMCert", Method.ABLATION: "randomized ablation"}
     names = ("image frames", "audio samples") if task.task == "av" else ("RGB pixels", "depth pixels")
     for i, metric in enumerate(metrics):
         for j, c in enumerate(cs):
             ax = axes[i][j]
             for cur in task.curves:
                 if cur.metric == metric and cur.c == c:
-                    ax.plot(cur.steps, cur.values, markersize=3, **style[cur.method])
+                    ax.plot(cur.steps, cur.values, markersize=3, label=f"{names_of[cur.method]} ({legend(cur)})",
+                            **style[cur.method])
             ax.set_ylim(-0.02, 1.02)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
@@ -339,12 +403,22 @@ def plot(task: TaskResult, metrics: Sequence[str], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def legend(curve: Curve) -> str:
+    """The statistics of a curve in a few words: ``bonferroni, CP.4`` (segmentation: ``bonferroni + Holm``)."""
+    if curve.task != "av":
+        return f"{curve.bound} + Holm"
+    return f"{curve.bound}, {bound_rule(curve.bound).clause}"
+
+
 def format_table(result: DemoResult) -> str:
     """The headline numbers as text: per task, metric and c, MMCert / baseline along t."""
     lines = []
     for t in result.tasks:
         metrics = CLASSIFICATION_METRICS if t.task == "av" else SEGMENTATION_METRICS
         lines.append(f"{t.task}: {t.inputs} inputs, {t.seconds:.0f} s")
+        for method, st in t.statistics.items():
+            side = "MMCert" if method == Method.MMCERT.value else "baseline"
+            lines.append(f"  statistics {side}: {st['bound']} [{st['clause']}] {st['description']}")
         for metric in metrics:
             for cur in t.curves:
                 if cur.metric == metric and cur.method is Method.MMCERT:

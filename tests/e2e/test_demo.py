@@ -37,6 +37,21 @@ def test_demo_writes_plots_json_and_csv(tiny_demo):
     assert all(int(r["r2"]) == int(r["c"]) * int(r["r1"]) for r in rows)
 
 
+def test_outputs_state_the_statistics_of_each_side(tiny_demo):
+    """Issue 14: MMCert with its paper's bonferroni (CP.4), the baseline with the randomized-ablation paper's
+    complement (CP.6); segmentation bonferroni on both sides. JSON, CSV and the curves say so."""
+    out, result = tiny_demo
+    doc = json.loads((out / "results.json").read_text())
+    av, road = doc["tasks"]["av"], doc["tasks"]["road"]
+    assert {m: (st["bound"], st["clause"]) for m, st in av["statistics"].items()} == {
+        "mmcert": ("bonferroni", "CP.4"), "ablation": ("complement", "CP.6")}
+    assert {st["bound"] for st in road["statistics"].values()} == {"bonferroni"}
+    assert {(r["method"], r["bound"]) for r in av["rows"]} == {("mmcert", "bonferroni"), ("ablation", "complement")}
+    rows = list(csv.DictReader((out / "av_certified_accuracy.csv").open()))
+    assert {(r["method"], r["bound"]) for r in rows} == {("mmcert", "bonferroni"), ("ablation", "complement")}
+    assert {c.bound for t in result.tasks if t.task == "road" for c in t.curves} == {"bonferroni"}
+
+
 def test_curves_are_non_increasing_even_with_few_votes(tiny_demo):
     """Certification is monotone in the budget (T1.5) and Holm in the p-values: holds for any votes."""
     _, result = tiny_demo
