@@ -20,11 +20,11 @@ delete       n_i - r_i    n_i - r_i
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from .errors import InvalidParameterError
+from .threat.alpha import check_alpha
 from .threat.attacks import Attack, AttackRule
 from .threat.schemes import AttackedSizes, Method, Scheme
 
@@ -155,14 +155,3 @@ def max_radius_multiplier(setting: Setting, ratio: Sequence[int], attack: Sequen
             "the sub-samples never change, so the radius is unbounded"
         )
     return bound
-
-
-def check_alpha(alpha: float) -> float:
-    """The confidence level must lie strictly inside (0, 1)."""
-    try:
-        value = float(alpha)
-    except (TypeError, ValueError):
-        raise InvalidParameterError(f"alpha must be a number in (0, 1), got {alpha!r}") from None
-    if not math.isfinite(value) or not 0.0 < value < 1.0:
-        raise InvalidParameterError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
-    return value

@@ -52,7 +52,8 @@ from ..certificate import (
 )
 from ..errors import InvalidParameterError
 from .bound import check_eps, check_sigma, check_tau, fcsb, radius
-from .estimation import ScoreBound, ScoreStatistics, check_alpha, score_lower
+from ..threat.alpha import alpha_fraction
+from .estimation import ScoreBound, ScoreStatistics, score_lower
 from .gaussian import fixed_decimal_string
 
 if TYPE_CHECKING:  # the encoder module imports torch; the audit path must not
@@ -324,7 +325,7 @@ def fs_certificate(
     texts, when given, are recorded as given if they denote the values exactly.  Guarantee: the
     returned dict passes the reader's structure checks and audits as holding.
     """
-    alpha = check_alpha(Fraction(alpha))
+    alpha = alpha_fraction(alpha)
     bound = ScoreBound(bound)
     if bound not in CERTIFIABLE_BOUNDS:
         raise InvalidParameterError(

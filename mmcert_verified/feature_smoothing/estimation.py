@@ -30,6 +30,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..errors import InvalidParameterError
+from ..threat.alpha import alpha_fraction
 from flint import arb
 
 from .gaussian import (
@@ -135,13 +136,6 @@ def statistics_from_cosines(cosines) -> ScoreStatistics:
     return ScoreStatistics(n, (n + sc) / 2, (n + 2 * sc + sq) / 4)
 
 
-def check_alpha(alpha: Fraction) -> Fraction:
-    alpha = Fraction(alpha)
-    if not 0 < alpha < 1:
-        raise InvalidParameterError(f"alpha must lie strictly between 0 and 1, got {alpha}")
-    return alpha
-
-
 def _deviation_ball(stats: ScoreStatistics, alpha: Fraction, method: ScoreBound):
     """A ball containing mean - (the deviation term of the method)."""
     n = stats.n
@@ -158,7 +152,7 @@ def score_lower(stats: ScoreStatistics, alpha: Fraction, method: ScoreBound = Sc
 
     With probability >= 1 - alpha over the samples, S(x) >= the returned value.
     """
-    alpha = check_alpha(alpha)
+    alpha = alpha_fraction(alpha)
     method = ScoreBound(method)
     if stats.n < method.min_samples:
         raise InvalidParameterError(f"the {method.value} bound needs at least {method.min_samples} samples")
@@ -172,7 +166,7 @@ def score_lower(stats: ScoreStatistics, alpha: Fraction, method: ScoreBound = Sc
 
 def score_upper(stats: ScoreStatistics, alpha: Fraction, method: ScoreBound = ScoreBound.HOEFFDING) -> Fraction:
     """Clause FS.7: an upper confidence bound on S at level 1 - alpha (1 - lower bound of 1 - h), <= 1."""
-    alpha = check_alpha(alpha)
+    alpha = alpha_fraction(alpha)
     method = ScoreBound(method)
     if stats.n < method.min_samples:
         raise InvalidParameterError(f"the {method.value} bound needs at least {method.min_samples} samples")
@@ -288,7 +282,7 @@ def score_lower_betting(cosines, alpha) -> Fraction:
     over the samples, S(x) >= the returned value.
     """
     c = check_cosines(cosines)
-    alpha = check_alpha(Fraction(alpha))
+    alpha = alpha_fraction(alpha)
     n = int(c.size)
     if n > BETTING_MAX_SAMPLES:
         raise InvalidParameterError(f"the betting bound accepts at most {BETTING_MAX_SAMPLES} samples, got {n}")

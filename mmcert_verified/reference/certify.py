@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Sequence
 
-from ..errors import InvalidParameterError
 from ..threat_model import (
     Attack,
     Budget,
@@ -19,10 +18,10 @@ from ..threat_model import (
     Setting,
     attacked_sizes,
     budget_ratio,
-    check_alpha,
     max_radius_multiplier,
     parse_attacks,
 )
+from ..threat.alpha import alpha_fraction
 from ..votes import Votes
 from .clopper_pearson import cp_lower, cp_upper
 from .theorem1 import SubsampleMasses, Theorem1Decision, decide
@@ -47,24 +46,6 @@ class LabelBounds:
     rule: str = "bonferroni"
     #: the per-label upper bound's level (equal to ``level`` for bonferroni; None when unused)
     level_b: Fraction | None = None
-
-
-def alpha_fraction(alpha) -> Fraction:
-    """alpha as an exact rational: strings parsed exactly, floats read as their shortest decimal."""
-    if isinstance(alpha, Fraction):
-        value = alpha
-    elif isinstance(alpha, str):
-        try:
-            value = Fraction(alpha.strip())
-        except (ValueError, ZeroDivisionError):
-            raise InvalidParameterError(f"alpha must be a number in (0, 1), got {alpha!r}") from None
-    else:
-        # a float is read as the decimal it prints as (0.001 -> 1/1000): that is
-        # what the user wrote, and it is the smaller of the two for 0.001
-        value = Fraction(repr(check_alpha(alpha)))
-    if not 0 < value < 1:
-        raise InvalidParameterError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
-    return value
 
 
 def label_bounds(votes: Votes, alpha, bound="bonferroni") -> LabelBounds:
