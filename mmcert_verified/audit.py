@@ -356,6 +356,39 @@ def recorded_rule(doc: dict) -> str:
     return bound_rule(name).name.value
 
 
+def recorded_segmentation_rule(claims: Any) -> str:
+    """The bound method of segmentation claims (``alpha_split.rule``, clause CERT.6).
+
+    ``holm`` (or no ``alpha_split``) is the Bonferroni split of every certificate written before
+    segmentation took other methods (SEG.1 with CP.4); any other value names the method (CP.5), read as
+    for classification.  An unknown name is an :class:`InvalidParameterError`.
+    """
+    from .bounds.rules import bound_rule
+
+    split = claims.get("alpha_split") if isinstance(claims, dict) else None
+    name = split.get("rule", "holm") if isinstance(split, dict) else "holm"
+    return "bonferroni" if name == "holm" else bound_rule(name).name.value
+
+
+def segment_with_rule(rule: str):
+    """The reference ``segment`` with the bound method ``rule`` fixed (clause CERT.6).
+
+    Bonferroni calls ``segment`` as before the methods existed; another method needs a reference engine
+    that takes ``bound`` (:class:`CertificateFormatError` naming the missing piece otherwise).
+    """
+    import functools
+    import inspect
+
+    from .reference.segmentation import segment
+
+    if rule == "bonferroni":
+        return segment
+    if "bound" not in inspect.signature(segment).parameters:
+        raise CertificateFormatError(f"this installation's reference segmentation takes no bound method; "
+                                     f"it cannot re-derive a {rule!r} certificate")
+    return functools.partial(segment, bound=rule)
+
+
 #: marks "no claimed radius to confirm"
 _UNSET = object()
 
@@ -410,15 +443,16 @@ def _audit_segmentation(loaded: LoadedCertificate, path: Path) -> _Outcome:
     assert isinstance(inp, SegmentationInputs)
     t = inp.threat
     _check_mass_size(t.method, t.n, t.k, t.r, t.attack)
-    try:
-        from .reference.segmentation import segment
-    except ImportError:
-        raise CertificateFormatError("this installation has no segmentation engine to re-derive it") from None
     checks = ("structure", "digest", "sidecar digest", "reference")
     try:
         arrays = read_sidecar(path, inp.votes)
     except SidecarDigestError as exc:
         return _Outcome((str(exc),), None, None, None, checks[:3])
+    try:
+        rule = recorded_segmentation_rule(loaded.doc["claims"])
+    except MMCertError as exc:
+        return _Outcome((f"claims.alpha_split: {exc}",), None, None, None, checks)
+    segment = segment_with_rule(rule)  # an engine without the method: invalid (cannot be audited here)
     try:
         result = segment(
             arrays.counts, t.alpha, t.n, t.k, t.r, [a.value for a in t.attack], t.method.value,
@@ -433,7 +467,8 @@ def _audit_segmentation(loaded: LoadedCertificate, path: Path) -> _Outcome:
     claimed = loaded.doc["claims"].get("certified_pixels")
     summary = (
         f"segmentation, {_json_show(claimed)} of {_json_show(derived.get('pixels'))} pixels certified "
-        f"against r={list(t.r)} ({', '.join(a.value for a in t.attack)}; {t.method.value}, alpha={t.alpha_text})"
+        f"against r={list(t.r)} ({', '.join(a.value for a in t.attack)}; {t.method.value}, alpha={t.alpha_text}"
+        f"{_bound_note(rule)})"
     )
     if cmp.conservative:
         summary += (
@@ -498,8 +533,6 @@ def _audit_classification_per_input(loaded: LoadedCertificate) -> _Outcome:
 
 def _audit_segmentation_per_input(loaded: LoadedCertificate, path: Path) -> _Outcome:
     """CERT.4: the reference ``segment`` of the one sidecar at every budget, compared as for CERT.1."""
-    from .reference.segmentation import segment
-
     inp = loaded.inputs
     assert isinstance(inp, SegmentationPerInputInputs)
     c = inp.common
@@ -515,6 +548,12 @@ def _audit_segmentation_per_input(loaded: LoadedCertificate, path: Path) -> _Out
     if sums.size and not (sums == c.samples).all():
         return _Outcome((f"inputs.N: some pixel's votes sum to {int(sums[sums != c.samples].flat[0])}, the certificate "
                          f"records N = {c.samples} samples",), None, None, None, checks)
+    rows = _claimed_list(loaded.doc, "budgets")
+    try:
+        rule = recorded_segmentation_rule(rows[0] if rows else {})
+    except MMCertError as exc:
+        return _Outcome((f"claims.budgets[0].alpha_split: {exc}",), None, None, None, checks)
+    segment = segment_with_rule(rule)
     try:
         results = [
             segment(arrays.counts, c.alpha, c.n, c.k, r, [a.value for a in c.attack], c.method.value,
@@ -530,7 +569,8 @@ def _audit_segmentation_per_input(loaded: LoadedCertificate, path: Path) -> _Out
     summary = (
         f"segmentation per input, {len(c.budgets)} budgets, certified pixels {counts}"
         f"{', ...' if len(c.budgets) > 6 else ''} of {derived['budgets'][0].get('pixels')} "
-        f"({', '.join(a.value for a in c.attack)}; {c.method.value}, N={c.samples}, alpha={c.alpha_text})"
+        f"({', '.join(a.value for a in c.attack)}; {c.method.value}, N={c.samples}, alpha={c.alpha_text}"
+        f"{_bound_note(rule)})"
     )
     if cmp.conservative:
         summary += f"; {cmp.conservative} recorded value(s) are weaker than the reference's"

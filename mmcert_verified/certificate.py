@@ -387,12 +387,19 @@ SEGMENTATION_ALPHA_SPLIT = {
 }
 
 
+#: the spec version that adds bound methods other than bonferroni to segmentation certificates (CERT.6)
+SEGMENTATION_BOUND_SPEC = "1.1"
+
+
 def segmentation_claims(result_json: Mapping[str, Any], alpha_text: str) -> dict:
     """The ``claims`` section of a segmentation certificate: the result, normalised.
 
     ``engine`` (which engine ran) moves to the provenance and ``alpha`` is the
     recorded alpha text, so that the reference engine's re-derivation
-    (clause CERT.3) yields the identical dict.
+    (clause CERT.3) yields the identical dict.  A result of a bound method other
+    than bonferroni carries its own ``alpha_split`` (``rule`` = the method, as for
+    classification, clause CERT.6), which is kept; otherwise the Holm split of
+    SEG.1-SEG.3 is recorded as always.
     """
     claims = _plain_json(dict(result_json))
     if not isinstance(claims, dict):  # pragma: no cover - dict() above
@@ -504,6 +511,8 @@ def write_segmentation_certificate(
         "votes": votes_ref,
     }
     doc["claims"] = segmentation_claims(result_json, text)
+    if doc["claims"]["alpha_split"].get("rule") != SEGMENTATION_ALPHA_SPLIT["rule"]:
+        doc["spec_version"] = SEGMENTATION_BOUND_SPEC  # CERT.6: a bound method other than bonferroni
     doc["provenance"] = prov.to_json()
     write_with_sidecar(seal(doc), path, data)
     return path
@@ -517,7 +526,7 @@ __all__ = [
     "MAX_SIDECAR_BYTES", "MAX_STRING", "MAX_VOTES", "SCHEMA_VERSION", "SIDECAR_NAME", "SPEC_VERSIONS",
     "TIME_PATTERN", "CertificateFormatError", "Kind", "SidecarDigestError", "canonical_bytes", "compute_digest",
     "exact_text", "gap_text", "parse_alpha_text", "seal", "show_value",
-    "Provenance", "SEGMENTATION_ALPHA_SPLIT", "bound_rule", "budget_direction", "certificate_header",
+    "Provenance", "SEGMENTATION_ALPHA_SPLIT", "SEGMENTATION_BOUND_SPEC", "bound_rule", "budget_direction", "certificate_header",
     "classification_certificate", "classification_claims", "classification_inputs", "library_versions",
     "radius_along_budget", "recorded_alpha", "refuse_existing", "segmentation_claims", "sidecar_path", "sidecar_votes",
     "utc_now", "write_certificate", "write_with_sidecar",

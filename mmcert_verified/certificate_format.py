@@ -103,7 +103,7 @@ SPEC_VERSIONS: dict[str, SpecVersion] = {
         frozenset({Kind.CLASSIFICATION_PER_INPUT, Kind.SEGMENTATION_PER_INPUT, Kind.CLASSIFICATION_SEQUENTIAL}),
         "CERT.4 per-input certificates (one input's votes, a claim per budget, a radius per ratio), CERT.5 "
         "sequential certificates (CS.1 schedule, stopping round, samples used), inputs.N (the samples drawn) "
-        "in both",
+        "in both; CERT.6 segmentation claims.alpha_split.rule naming a bound method other than bonferroni",
     ),
 }
 

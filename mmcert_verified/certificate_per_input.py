@@ -169,12 +169,13 @@ def write_segmentation_per_input_certificate(
     results_json: Sequence[Mapping[str, Any]] | None = None,
     segmented_modality: int = 0,
     samples: int | None = None,
+    bound="bonferroni",
     provenance: Provenance | None = None,
 ) -> Path:
     """Clause CERT.4: write one segmentation certificate for every budget and its one ``.npz`` sidecar.
 
     ``results_json``: each budget's ``SegmentationResult.to_json()`` as computed (default: the reference
-    ``segment`` here).  Each pixel's votes must sum to ``samples`` (the N drawn).  Both files are written
+    ``segment`` here, at the bound method ``bound``; CERT.6).  Each pixel's votes must sum to ``samples`` (the N drawn).  Both files are written
     atomically and never overwrite (:class:`~mmcert_verified.errors.InputFileError`).
     """
     from .reference.segmentation import segment
@@ -193,7 +194,8 @@ def write_segmentation_per_input_certificate(
     if results_json is None:
         results_json = [
             segment(votes, text, setting.n, setting.k, b.r, [a.value for a in attack], setting.method.value,
-                    labels=labels, segmented_modality=segmented_modality).to_json()
+                    labels=labels, segmented_modality=segmented_modality,
+                    **({} if bound == "bonferroni" else {"bound": bound})).to_json()
             for b in budgets
         ]
     if len(results_json) != len(budgets):

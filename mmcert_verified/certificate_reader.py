@@ -390,6 +390,10 @@ def _segmentation(doc: dict) -> SegmentationInputs:
     ref = _sidecar_ref(inp["votes"], where / "votes")
     if not isinstance(doc["claims"], dict):
         raise _Where("claims").fail(f"expected an object, got {show_value(doc['claims'])}")
+    split = doc["claims"].get("alpha_split")
+    if doc.get("spec_version") == "1.0" and isinstance(split, dict) and split.get("rule", "holm") != "holm":
+        raise _Where("claims.alpha_split.rule").fail(  # clause CERT.6: bound methods in segmentation are spec 1.1
+            f"a bound method ({show_value(split.get('rule'))}) in a segmentation certificate needs spec 1.1")
     return SegmentationInputs(threat, seg_att, r_o, modality, ref)
 
 

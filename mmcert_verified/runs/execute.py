@@ -256,7 +256,7 @@ def write_input_certificates(config: RunConfig, index: int, counts, labels, inpu
         else:
             write_segmentation_per_input_certificate(
                 path, np.asarray(counts), labels, alpha_text=config.alpha, setting=setting, budgets=config.budgets,
-                samples=config.n_samples, provenance=prov)
+                samples=config.n_samples, bound=bound, provenance=prov)
 
     def write_per_budget(path: Path, budget) -> None:
         if classification:
@@ -267,7 +267,7 @@ def write_input_certificates(config: RunConfig, index: int, counts, labels, inpu
         else:
             votes = np.asarray(counts)
             seg = ref_segment(votes, config.alpha, setting.n, setting.k, budget.r, budget.attack, setting.method,
-                              labels=labels)
+                              labels=labels, **({} if bound == "bonferroni" else {"bound": bound}))
             write_segmentation_certificate(
                 path, votes, labels, alpha_text=config.alpha, n=setting.n, k=setting.k, r=budget.r,
                 attack=[a.value for a in budget.attack], method=setting.method.value, result_json=seg.to_json(),
