@@ -10,12 +10,11 @@ import argparse
 import importlib
 import re
 import sys
-from pathlib import Path
 
 from ..errors import EngineDisagreementError, MMCertError
 
 #: the verbs, each a module of this package exposing ``register`` (in help order)
-VERBS = ["classify", "segment", "enumerate", "audit", "run", "demo", "fs", "report", "attack"]
+VERBS = ["certify", "radius", "segment", "enumerate", "audit", "run", "demo", "fs", "report", "attack", "plan"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,10 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mmcert-verified {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     sub.required = True
-    here = Path(__file__).parent
-    for name in VERBS:
-        if (here / f"{name}.py").exists():  # verbs land one issue at a time
-            importlib.import_module(f"{__name__}.{name}").register(sub)
+    for name in VERBS:  # one module per verb, named after it; a missing one is a packaging bug
+        importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
 
 

@@ -9,8 +9,7 @@ import numpy as np
 
 from ..errors import InputFileError, InvalidParameterError
 from ..threat_model import Attack, Method, parse_attacks
-from .arguments import int_list, probability
-from .classify import add_bound_argument, resolve_engine
+from .arguments import add_bound_argument, int_list, probability, resolve_engine
 
 
 def register(sub) -> None:
