@@ -12,7 +12,9 @@ For each certificate file the audit
    :func:`~mmcert_verified.reference.certify.radius` for classification,
    :func:`mmcert_verified.reference.segmentation.segment` on the sidecar's
    arrays for segmentation, :func:`mmcert_verified.feature_smoothing.certificate.derive_claims`
-   on the recorded score statistics for feature smoothing (clause FS.10) -- and compares the result member by member with
+   on the recorded score statistics for feature smoothing (clause FS.10), the same per budget and per
+   ratio for a per-input certificate (clause CERT.4, after checking the votes sum to the recorded N),
+   and CS.1's round level and verdicts for a sequential one (clause CERT.5) -- and compares the result member by member with
    the recorded claims (the decision, both confidence bounds, the alpha split,
    the Theorem 1 gap, the largest certified budget, the metrics);
 4. for a certified classification whose joint space is tiny, also asks the
