@@ -84,6 +84,30 @@ def top_two(counts: LabelCounts) -> tuple[int, Fraction, Fraction]:
     return a, p[a], p_b
 
 
+def _broken_promises(m_prime: AttackedInput, counts: LabelCounts, label: int, decision) -> list[Violation]:
+    """NP.2's checks of one attacked input against Theorem 1: the label (if certified), Eq. 4, Eq. 5."""
+    probs = counts.probabilities
+    top_other = max((probs[l] for l in range(len(probs)) if l != label), default=Fraction(0))
+    out = []
+    if decision.certified and counts.ensemble_label != label:
+        out.append(Violation(
+            "label", m_prime, f"certified label {label} but the ensemble says {counts.ensemble_label}: {probs}"))
+    if probs[label] < decision.lower_a:
+        out.append(Violation("lower_a", m_prime, f"Pr(A) = {probs[label]} < Eq. 4 = {decision.lower_a}"))
+    if top_other > decision.upper_b:
+        out.append(Violation("upper_b", m_prime, f"max Pr(l != A) = {top_other} > Eq. 5 = {decision.upper_b}"))
+    return out
+
+
+def _beats_worst_case(m_prime: AttackedInput, pr_a: Fraction, top_other: Fraction, wc: WorstCase) -> list[Violation]:
+    """NP.2's cross-check: no attacked input may do better than NP.1's exact worst case for its budget."""
+    if pr_a < wc.min_pr_a or top_other > wc.max_pr_b:
+        return [Violation("neyman_pearson", m_prime,
+                          f"Pr(A) = {pr_a}, max other = {top_other} beat the NP.1 worst case "
+                          f"({wc.min_pr_a}, {wc.max_pr_b}) at budget {m_prime.used}")]
+    return []
+
+
 def audit(
     m: Sequence[Sequence[int]],
     setting: Setting,
@@ -128,35 +152,15 @@ def audit(
                 violations.append(Violation("label", m_prime, "certified, but M' has no sub-sample of size k"))
             continue
         probs = counts.probabilities
-        others = [probs[l] for l in range(len(probs)) if l != label]
-        top_other = max(others, default=Fraction(0))
+        top_other = max((probs[l] for l in range(len(probs)) if l != label), default=Fraction(0))
         margin = probs[label] - top_other
         min_margin = margin if min_margin is None else min(min_margin, margin)
         changed += counts.ensemble_label != label
-        if decision.certified and counts.ensemble_label != label:
-            violations.append(Violation(
-                "label", m_prime,
-                f"certified label {label} but the ensemble says {counts.ensemble_label}: {probs}",
-            ))
-        if probs[label] < decision.lower_a:
-            violations.append(Violation(
-                "lower_a", m_prime, f"Pr(A) = {probs[label]} < Eq. 4 = {decision.lower_a}"
-            ))
-        if top_other > decision.upper_b:
-            violations.append(Violation(
-                "upper_b", m_prime, f"max Pr(l != A) = {top_other} > Eq. 5 = {decision.upper_b}"
-            ))
+        violations += _broken_promises(m_prime, counts, label, decision)
         if cross_check:
             used = m_prime.used
-            wc = np_cache.get(used)
-            if wc is None:
-                wc = worst_case(setting, Budget(used, budget.attack), p_a, p_b).randomized
-                np_cache[used] = wc
-            if probs[label] < wc.min_pr_a or top_other > wc.max_pr_b:
-                violations.append(Violation(
-                    "neyman_pearson", m_prime,
-                    f"Pr(A) = {probs[label]}, max other = {top_other} beat the NP.1 worst case "
-                    f"({wc.min_pr_a}, {wc.max_pr_b}) at budget {used}",
-                ))
+            if used not in np_cache:
+                np_cache[used] = worst_case(setting, Budget(used, budget.attack), p_a, p_b).randomized
+            violations += _beats_worst_case(m_prime, probs[label], top_other, np_cache[used])
     assert min_margin is not None  # M itself is always in S(M, R), and has total > 0
     return GroundTruthReport(label, p_a, p_b, decision, attacked, min_margin, tuple(violations), undefined, changed)
