@@ -324,6 +324,7 @@ def certify_segmentation_counts(
     *,
     labels: np.ndarray | None = None,
     engine: SegmentationEngine | None = None,
+    bound: str = "bonferroni",
 ) -> list[list[SegmentationVerdict]]:
     """Certify one image ``(C, *spatial)`` or a batch ``(B, C, *spatial)`` at every budget (clause SEG).
 
@@ -338,7 +339,8 @@ def certify_segmentation_counts(
     out: list[list[SegmentationVerdict]] = [[] for _ in range(images)]
     for budget in budgets:
         res = engine(counts, alpha, setting.n, setting.k, budget.r, attack=list(budget.attack),
-                     method=setting.method, labels=labels)
+                     method=setting.method, labels=labels,
+                     **({} if bound == "bonferroni" else {"bound": bound}))  # CP.5; SEG.1 with the method
         doc = res.to_json()
         per_image = doc["images"] if batched else [doc]
         for i, d in enumerate(per_image):

@@ -2,8 +2,10 @@
 
 Per pixel j the ensemble predicts A_j = argmax_l N_l^j with runner-up B_j
 (clause V1).  Pixel j is certified at level a when Theorem 1 (clause T1.4)
-holds with p_A = cp_lower(N_A^j, N, a/C) and p_B = cp_upper(N_B^j, N, a/C)
-(clause SEG.1).  Certification is monotone in a, so
+holds with the bound method's p_A and p_B at family level a (clause SEG.1;
+``bonferroni``, the default: p_A = cp_lower(N_A^j, N, a/C) and
+p_B = cp_upper(N_B^j, N, a/C); ``complement`` and ``combined``: clauses CP.6,
+CP.7).  Certification is monotone in a for every method, so
 
     alpha*_j = inf { a in (0, 1) : pixel j is certified at level a }     (SEG.2)
 
@@ -11,8 +13,8 @@ is a valid p-value for "pixel j is not certifiably stable", and the Holm
 step-down at family level alpha over all n_o pixels (clause SEG.3) bounds the
 probability of certifying any unstable pixel by alpha.
 
-alpha*_j depends only on (N_A^j, N_B^j) once N, C, the setting and the budget
-are fixed, so it is computed once per distinct pair, on a fixed grid of levels
+alpha*_j depends only on (N_A^j, N_B^j) once N, C, the method, the setting and
+the budget are fixed, so it is computed once per distinct pair, on a fixed grid of levels
 (:func:`alpha_star`): the value is a level at which the pair **is certified**
 by the reference decision (never below the true infimum), within a factor
 1 + 2**-20 of the infimum.  Pairs not certified at the family level alpha get
@@ -28,10 +30,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..bounds.rules import BoundName, bound_rule
 from ..errors import InvalidParameterError
 from ..threat_model import Attack, Budget, Method, Setting, attacked_sizes, parse_attacks
 from .certify import alpha_fraction
-from .clopper_pearson import cp_lower, cp_upper, decimal_string
+from .clopper_pearson import decimal_string
 from .theorem1 import SubsampleMasses, decide
 
 #: alpha* lives on the grid of binary numbers with GRID_BITS + 1 significant bits (SEG.2)
@@ -94,20 +97,24 @@ def check_vote_array(counts) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PixelProblem:
-    """What alpha*_j depends on besides (N_A, N_B): N, C and the Theorem 1 masses (SEG.2)."""
+    """What alpha*_j depends on besides (N_A, N_B): N, C, the Theorem 1 masses and the bound method (SEG.2)."""
 
     total: int
     classes: int
     masses: SubsampleMasses
+    #: the bound method (clause CP.5; a :class:`BoundName` value), fixed before the votes are seen
+    bound: str = BoundName.BONFERRONI.value
 
 
 def certified_at_level(pair: tuple[int, int], problem: PixelProblem, level_alpha: Fraction) -> bool:
-    """Clause SEG.1: is a pixel with votes (N_A, N_B) certified at overall level alpha?"""
+    """Clause SEG.1: is a pixel with votes (N_A, N_B) certified at overall level ``level_alpha``?
+
+    p_A and p_B are the bound method's exact bounds at family level ``level_alpha`` (CP.4-CP.7:
+    ``bonferroni`` takes both at level_alpha / C).
+    """
     n_a, n_b = pair
-    t = level_alpha / problem.classes
-    p_a = cp_lower(n_a, problem.total, t)
-    p_b = cp_upper(n_b, problem.total, t) if problem.classes > 1 else Fraction(0)
-    return decide(p_a, p_b, problem.masses).certified
+    bounds = bound_rule(problem.bound).exact(n_a, n_b, problem.total, problem.classes, Fraction(level_alpha))
+    return decide(bounds.p_a_lower, bounds.p_b_upper, problem.masses).certified
 
 
 def _float_guess(pair: tuple[int, int], problem: PixelProblem, cap: float) -> float:
@@ -119,12 +126,20 @@ def _float_guess(pair: tuple[int, int], problem: PixelProblem, cap: float) -> fl
     N, C = problem.total, problem.classes
     m = problem.masses
     delta = m.threshold / m.p_n if m.p_n < 10**300 else float(Fraction(m.threshold, m.p_n))
+    rule = bound_rule(problem.bound)
+    scale_a = float(rule.level_a(Fraction(1), C))  # the methods' levels are proportional to alpha
+    lb = rule.level_b(Fraction(1), C) if C > 1 else None
+    scale_b = None if lb is None else float(lb)
 
     def gap(log_a: float) -> float:
-        t = math.exp(log_a) / C
-        lo = betaincinv(n_a, N - n_a + 1, t) if n_a > 0 else 0.0
-        up = betainccinv(n_b + 1, N - n_b, t) if (n_b < N and C > 1) else (0.0 if C == 1 else 1.0)
-        return lo - up - delta
+        a = math.exp(log_a)
+        lo = betaincinv(n_a, N - n_a + 1, a * scale_a) if n_a > 0 else 0.0
+        if C == 1:
+            return lo - delta
+        ups = [1.0 - lo] if rule.complement else []
+        if scale_b is not None:
+            ups.append(betainccinv(n_b + 1, N - n_b, a * scale_b) if n_b < N else 1.0)
+        return lo - min(ups) - delta
 
     hi = math.log(cap)
     lo = -745.0
@@ -372,7 +387,12 @@ class ImageResult:
 
 @dataclass(frozen=True)
 class SegmentationResult:
-    """Certification of one image or a batch (clause SEG)."""
+    """Certification of one image or a batch (clause SEG).
+
+    ``bound`` is the bound method's name (clause CP.5).  ``to_json`` adds ``bound`` and ``alpha_split``
+    (as the certificate's ``claims.alpha_split``, at the family level alpha) only for a method other
+    than ``bonferroni``, so the default output is unchanged.
+    """
 
     images: tuple[ImageResult, ...]
     batched: bool
@@ -385,6 +405,7 @@ class SegmentationResult:
     classes: int
     total: int
     extra: dict = field(default_factory=dict)
+    bound: str = BoundName.BONFERRONI.value
 
     @property
     def certified_mask(self) -> np.ndarray:
@@ -405,6 +426,9 @@ class SegmentationResult:
             "segmented_attack": self.segmented_attack.value,
             "r_o": self.r_o,
         }
+        if self.bound != BoundName.BONFERRONI.value:  # additive: the default output is unchanged (CP.5)
+            head["bound"] = self.bound
+            head["alpha_split"] = bound_rule(self.bound).alpha_split(self.alpha, self.classes)
         head.update(self.extra)
         if not self.batched:
             head.update(per[0])
@@ -433,12 +457,15 @@ class SegmentationProblem:
     sizes_masses: SubsampleMasses
     segmented_attack: Attack
     r_o: int
+    #: the bound method (clause CP.5), a :class:`BoundName` value
+    bound: str = BoundName.BONFERRONI.value
 
 
 def segmentation_problem(
-    pixels: int, alpha, n, k, r, attack, method, segmented_attack, r_o, segmented_modality
+    pixels: int, alpha, n, k, r, attack, method, segmented_attack, r_o, segmented_modality, bound="bonferroni"
 ) -> SegmentationProblem:
-    """Validate the threat model of a segmentation request (shared by both engines)."""
+    """Validate the threat model and the bound method of a segmentation request (shared by both engines)."""
+    bound_name = bound_rule(bound).name.value
     setting = Setting(tuple(n), tuple(k), Method(method))
     attacks = parse_attacks(attack, setting.modalities)
     budget = Budget(tuple(r), attacks)
@@ -465,11 +492,11 @@ def segmentation_problem(
     if seg_att is Attack.DELETE and seg_r >= pixels:
         raise InvalidParameterError(f"deleting r_o = {seg_r} of {pixels} segmented elements leaves none")
     masses = SubsampleMasses.of(attacked_sizes(setting, budget))
-    return SegmentationProblem(alpha_fraction(alpha), setting, budget, masses, seg_att, seg_r)
+    return SegmentationProblem(alpha_fraction(alpha), setting, budget, masses, seg_att, seg_r, bound_name)
 
 
 def prepare(
-    counts, alpha, n, k, r, attack, method, labels, segmented_attack, r_o, segmented_modality
+    counts, alpha, n, k, r, attack, method, labels, segmented_attack, r_o, segmented_modality, bound="bonferroni"
 ) -> tuple[np.ndarray, np.ndarray | None, bool, SegmentationProblem]:
     """Validate votes, labels and the threat model; votes as (B, C, P') arrays."""
     votes = check_vote_array(counts)
@@ -495,7 +522,8 @@ def prepare(
             raise InvalidParameterError(f"labels must lie in [0, {c - 1}] (C = {c} classes)")
         lab = lab_b.astype(np.int64, copy=False)
     pixels = int(np.prod(batch.shape[2:]))
-    problem = segmentation_problem(pixels, alpha, n, k, r, attack, method, segmented_attack, r_o, segmented_modality)
+    problem = segmentation_problem(pixels, alpha, n, k, r, attack, method, segmented_attack, r_o,
+                                   segmented_modality, bound)
     return batch, lab, batched, problem
 
 
@@ -512,6 +540,7 @@ def segment(
     r_o: int = 0,
     segmented_modality: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    bound="bonferroni",
 ) -> SegmentationResult:
     """Certify every pixel of one image or a batch with the reference engine (clause SEG).
 
@@ -521,9 +550,10 @@ def segment(
     attacked image's metrics on that event (clauses SEG.4-SEG.6).
     ``segmented_modality`` is 0-based; the segmented attack defaults to that
     modality's attack and budget and, when given, must agree with them.
+    ``bound`` is the bound method (clauses CP.4-CP.7, fixed before the votes are seen: CP.5).
     """
     batch, lab, batched, prob = prepare(
-        counts, alpha, n, k, r, attack, method, labels, segmented_attack, r_o, segmented_modality
+        counts, alpha, n, k, r, attack, method, labels, segmented_attack, r_o, segmented_modality, bound
     )
     C = batch.shape[1]
     spatial = batch.shape[2:]
@@ -532,7 +562,7 @@ def segment(
     floor = holm_floor(prob.alpha, int(np.prod(spatial)))
     for b in range(batch.shape[0]):
         pv = pixel_votes(batch[b].reshape(C, -1))
-        problem = PixelProblem(pv.total, C, prob.sizes_masses)
+        problem = PixelProblem(pv.total, C, prob.sizes_masses, prob.bound)
         keys = pv.n_a * (pv.total + 1) + pv.n_b
         uniq, inverse = np.unique(keys, return_inverse=True)
         values = []
@@ -553,4 +583,5 @@ def segment(
     return SegmentationResult(
         tuple(images), batched, prob.setting.method, prob.alpha, prob.setting, prob.budget,
         prob.segmented_attack, prob.r_o, C, images and int(batch[0].sum(axis=0).reshape(-1)[0]) or 0,
+        bound=prob.bound,
     )

@@ -75,3 +75,36 @@ def test_bad_input_one_line_exit_2(files, capsys, extra):
     assert rc == 2
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_bound_complement(files, capsys, engine):
+    # issue 14: `mmcert segment --bound complement` certifies with CP.6's bounds per pixel (SEG.1); the
+    # counts are the library's (reference engine, same method), and the JSON gains bound / alpha_split
+    from mmcert_verified.reference.segmentation import segment
+
+    rc = main(["segment", "--counts", str(files / "c.npy"), *BASE, "--json", "--engine", engine,
+               "--bound", "complement"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    want = segment(np.load(files / "c.npy"), "0.001", [12, 12], [3, 2], [1, 1], "modify", bound="complement")
+    assert doc["certified_pixels"] == want.to_json()["certified_pixels"]
+    assert doc["bound"] == "complement" and doc["alpha_split"]["rule"] == "complement"
+    assert doc["alpha_split"]["parts"] == 2
+    rc = main(["segment", "--counts", str(files / "c.npy"), *BASE, "--json", "--engine", engine])
+    default = json.loads(capsys.readouterr().out)
+    assert rc == 0 and "bound" not in default and "alpha_split" not in default  # the default output is unchanged
+    rc = main(["segment", "--counts", str(files / "c.npy"), *BASE, "--engine", engine, "--bound", "combined"])
+    assert rc == 0 and "bound combined" in capsys.readouterr().out
+
+
+def test_bound_with_out_is_recorded_and_audits(files, capsys):
+    # CP.5 / CERT.6: the certificate of `segment --bound complement --out` records the method
+    # (claims.alpha_split.rule) and `mmcert audit` re-derives it with that method
+    out = files / "cert.json"
+    rc = main(["segment", "--counts", str(files / "c.npy"), *BASE, "--bound", "complement", "--out", str(out)])
+    capsys.readouterr()
+    assert rc == 0
+    cert = json.loads(out.read_text())
+    assert cert["claims"]["alpha_split"]["rule"] == "complement"
+    assert main(["audit", str(out)]) == 0

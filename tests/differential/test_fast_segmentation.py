@@ -8,6 +8,8 @@ the same certified masks, predictions, alpha* values and metrics (clause F.1/F.5
   permissive direction for Holm);
 * exactness: identical masks, predictions, alpha*, metrics and JSON summaries.
 
+Every bound method (CP.4-CP.7, SEG.1 with the method's levels) is drawn by ``threat_models``.
+
 Vote images: random (B, C, H, W) / (C, H, W) / (C, P) arrays.  Most are drawn from a *palette* of
 a few distinct vote vectors spread over many pixels: the reference costs ~20 ms per distinct
 (N_A, N_B) pair, while Holm's family size m is the pixel count, so palettes give large families
@@ -34,6 +36,7 @@ from mmcert_verified.reference import segmentation as refseg
 fastseg = pytest.importorskip("mmcert_verified.fast.segmentation")
 
 ATTACKS = ["modify", "add", "delete"]
+BOUNDS = ["bonferroni", "complement", "combined"]
 # alpha* near float64 underflow occurs for C = 1 (p_B := 0: a unanimous pixel certifies at any level)
 # and for N >~ 1500 unanimous votes; the engines once disagreed there (fixed: the reference grid reaches
 # the smallest double and the fast engine defers underflowed levels). The checks below hold everywhere,
@@ -121,6 +124,9 @@ def threat_models(draw):
     o = draw(st.integers(0, T - 1))
     explicit = draw(st.booleans())
     kw = dict(n=n, k=k, r=r, attack=attacks, method=method, segmented_modality=o)
+    bound = draw(st.sampled_from(BOUNDS + ["default"]))
+    if bound != "default":
+        kw["bound"] = bound
     if explicit:
         kw["segmented_attack"] = attacks[o]
         kw["r_o"] = r[o]
@@ -288,10 +294,11 @@ def test_alpha_star_per_pair_identical(case):
     try:
         prob = refseg.segmentation_problem(pixels, alpha, kw.pop("n"), kw.pop("k"), kw.pop("r"), kw.pop("attack"),
                                            kw.pop("method"), kw.pop("segmented_attack", None), kw.pop("r_o", 0),
-                                           kw.pop("segmented_modality"))
+                                           kw.pop("segmented_modality"), kw.pop("bound", "bonferroni"))
     except InvalidParameterError:
         assume(False)
-    problem = refseg.PixelProblem(N, C, prob.sizes_masses)
+    event(f"bound {prob.bound}")
+    problem = refseg.PixelProblem(N, C, prob.sizes_masses, prob.bound)
     want = [refseg.alpha_star(p, problem, prob.alpha) for p in pairs]
     got = fastseg.alpha_stars(pairs, N, C, prob)
     for p, w, g in zip(pairs, want, got):
@@ -402,3 +409,79 @@ def test_per_pixel_random_votes_identical(seed):
     assert not (got.certified_mask & ~want.certified_mask).any()
     assert np.array_equal(got.certified_mask, want.certified_mask)
     assert got.to_json() == want.to_json()
+
+
+# --------------------------------------------------------------------------- bound methods (issue 14)
+
+
+@pytest.mark.parametrize("bound", BOUNDS)
+@pytest.mark.parametrize("case", [EX_KITTI, EX_ADD, EX_DEL, EX_C1], ids=["kitti", "add", "delete", "c1"])
+def test_every_method_identical_on_the_pinned_examples(case, bound):
+    # SEG.1 with the method's levels, F.5 / CP.8 in float: masks, alpha* and JSON (with "bound") equal
+    votes, labels, kw, alpha = _unpack(case)
+    want = refseg.segment(votes, alpha, labels=labels, **kw, bound=bound)
+    got = fastseg.segment(votes, alpha, labels=labels, **kw, bound=bound)
+    assert not (got.certified_mask & ~want.certified_mask).any()
+    assert np.array_equal(got.certified_mask, want.certified_mask)
+    for wi, gi in zip(want.images, got.images):
+        assert np.array_equal(gi.alpha_star, wi.alpha_star)
+    doc = got.to_json()
+    assert doc == want.to_json()
+    assert got.bound == want.bound == bound
+    assert ("bound" in doc) is (bound != "bonferroni")  # additive: the default output is unchanged
+
+
+def _count_reference_calls(monkeypatch):
+    calls = []
+    real = refseg.alpha_star
+
+    def counting(*a, **kw):
+        calls.append(a[0])
+        return real(*a, **kw)
+
+    monkeypatch.setattr(refseg, "alpha_star", counting)
+    return calls
+
+
+@pytest.mark.parametrize("C,bound", [(2, "bonferroni"), (2, "combined"), (2, "complement"), (4, "complement"),
+                                     (1, "bonferroni")])
+def test_threshold_path_decides_one_dimensional_pairs_itself(monkeypatch, C, bound):
+    # F.5: where p_B is a function of p_A (C = 2 by CP.2(N - s) = 1 - CP.1(s); complement; C = 1) two forward
+    # tails per pair decide alpha*: the reference is not called, and the values are still the reference's
+    # (computed afterwards, unpatched). Setting: Delta ~ 0.0215, so for C >= 2 the certifying threshold is
+    # p_A ~ 0.511 and N_A in 150..300 of N = 300 spans alpha* from 1 through (floor, alpha) to the floor.
+    N = 300
+    if C == 1:  # p_B = 0: alpha* of a unanimous pixel for several N, one problem each
+        cases = [(n, [(n, 0)]) for n in (3, 6, 10, 40)]
+    else:
+        cases = [(N, [(a, N - a if C == 2 else (N - a) // 2) for a in range(150, 301, 10)])]
+    reached = set()
+    for n_votes, pairs in cases:
+        prob = refseg.segmentation_problem(465_750, Fraction(1, 1000), KITTI["n"], KITTI["k"], KITTI["r"],
+                                           KITTI["attack"], "mmcert", None, 0, 0, bound)
+        floor = refseg.holm_floor(prob.alpha, 465_750)
+        calls = _count_reference_calls(monkeypatch)
+        got = fastseg.alpha_stars(pairs, n_votes, C, prob, floor)
+        assert calls == []
+        monkeypatch.undo()
+        problem = refseg.PixelProblem(n_votes, C, prob.sizes_masses, bound)
+        want = [refseg.alpha_star(p, problem, prob.alpha, floor) for p in pairs]
+        assert got == want
+        reached |= {"one" if v == 1 else "floor" if v == floor else "between" for v in want}
+    assert reached == {"one", "floor", "between"} or (C == 1 and "between" in reached)
+
+
+def test_root_path_decides_two_dimensional_pairs_itself(monkeypatch):
+    # F.5's general path (bonferroni / combined with C >= 3: p_B from N_B): float root + decisions at g, g - 1
+    N, C = 300, 3
+    pairs = [(290, 6), (280, 12), (250, 30), (240, 50), (200, 80), (150, 140)]
+    for bound in ("bonferroni", "combined"):
+        prob = refseg.segmentation_problem(200, Fraction(1, 100), [200, 200], [10, 10], [1, 1], "modify", "mmcert",
+                                           None, 0, 0, bound)
+        calls = _count_reference_calls(monkeypatch)
+        got = fastseg.alpha_stars(pairs, N, C, prob)
+        assert calls == [], bound
+        monkeypatch.undo()
+        want = [refseg.alpha_star(p, refseg.PixelProblem(N, C, prob.sizes_masses, bound), prob.alpha) for p in pairs]
+        assert got == want, bound
+        assert any(Fraction(0) < v < prob.alpha for v in want)

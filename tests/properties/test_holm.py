@@ -127,3 +127,63 @@ def test_values_with_multiplicity_equal_per_pixel():
     vals = [Fraction(1, 10**6), Fraction(1, 10**4), Fraction(1)]
     # 50 pixels at 1e-6 pass (50 * 1e-6 <= 1e-3 at worst 1e-6*(100) = 1e-4), then 30 at 1e-4: 1e-4 * 50 > 1e-3 fails
     assert holm_accept_values(vals, [50, 30, 20], Fraction(1, 1000)).tolist() == [True, False, False]
+
+
+# --------------------------------------------------------------------------- the fast engine's Holm on codes
+
+fastseg = pytest.importorskip("mmcert_verified.fast.segmentation")
+
+
+def grid_floor_of(x):
+    from mmcert_verified.reference.segmentation import grid_floor
+
+    return grid_floor(x)
+
+
+@st.composite
+def coded_families(draw):
+    """(codes, multiplicities, alpha): alpha* codes (grid indices near Holm thresholds, alpha, 1), with
+    values landing exactly on a threshold when alpha is a power of two (the float test's exact fallback)."""
+    from mmcert_verified.reference.segmentation import grid_floor
+
+    alpha = draw(st.sampled_from([Fraction(1, 1000), Fraction(1, 1024), Fraction(1, 20), Fraction(1, 10**320)]))
+    size = draw(st.integers(1, 8))
+    mult = draw(st.lists(st.integers(1, 30), min_size=size, max_size=size))
+    m = sum(mult)
+    codes = []
+    for _ in range(size):
+        kind = draw(st.sampled_from(["near", "near", "near", "alpha", "one"]))
+        if kind == "alpha":
+            codes.append(fastseg.CODE_ALPHA)
+        elif kind == "one":
+            codes.append(fastseg.CODE_ONE)
+        else:
+            i = draw(st.integers(1, m))
+            codes.append(grid_floor(alpha / i) + draw(st.integers(-2, 2)))
+    return np.array(codes, dtype=np.int64), np.array(mult, dtype=np.int64), alpha
+
+
+@given(coded_families())
+@example((np.array([grid_floor_of(Fraction(1, 2**14)), grid_floor_of(Fraction(1, 2**12)), fastseg.CODE_ONE]),
+          np.array([1, 3, 1]), Fraction(1, 1024)))
+def test_holm_on_codes_equals_holm_on_values(case):
+    # F.5: Holm on codes (float test with exact fallback) accepts exactly what SEG.3 accepts on the values.
+    # The example sits exactly on a threshold (the exact fallback): m = 5; 2**-14 * 5 < 2**-10 passes, then
+    # 2**-12 * (5 - 1) = 2**-10 passes (<=), then 1 * 1 > 2**-10 fails: [True, True, False] by hand
+    codes, mult, alpha = case
+    values = [fastseg.code_fraction(int(c), alpha) for c in codes]
+    want = holm_accept_values(values, mult.tolist(), alpha)
+    got = fastseg.holm_accept_codes(codes, mult, alpha)
+    assert got.tolist() == want.tolist()
+    if alpha == Fraction(1, 1024) and mult.tolist() == [1, 3, 1] and codes[2] == fastseg.CODE_ONE:
+        assert got.tolist() == [True, True, False]
+
+
+def test_holm_on_codes_is_step_down():
+    # the same family as test_holm_is_step_down_not_counting, as grid codes: the second value fails its
+    # threshold (4e-4 > alpha/3), so only the first is accepted although the later ones pass their own
+    from mmcert_verified.reference.segmentation import grid_floor
+
+    codes = np.array([grid_floor(Fraction(p)) for p in ("1e-5", "4e-4", "4.5e-4", "0.9e-3")])
+    got = fastseg.holm_accept_codes(codes, np.ones(4, dtype=np.int64), Fraction(1, 1000))
+    assert got.tolist() == [True, False, False, False]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -87,3 +88,48 @@ def test_fast_equals_reference_at_n_100000_per_pair():
     want = [refseg.alpha_star(p, problem, prob.alpha, floor) for p in pairs]
     got = fastseg.alpha_stars(pairs, N, 2, prob, floor)
     assert got == want
+
+
+# --------------------------------------------------------------------------- issue 15 item 1 (2x target), issue 14
+
+
+@pytest.mark.parametrize("bound", ["bonferroni", "complement", "combined"])
+def test_fast_equals_reference_at_n_10000_every_method(bound):
+    # the 2 x 6 image above with each bound method (SEG.1 with the method's levels; F.5's threshold path)
+    N = 10**4
+    c1 = np.array([[0, 3, 40, 5000, 9990, 10**4], [10, 200, 4700, 5300, 9999, 1]])
+    votes = np.stack([N - c1, c1]).astype(np.int64)
+    want = refseg.segment(votes, "0.001", **KITTI, bound=bound)
+    got = fastseg.segment(votes, "0.001", **KITTI, bound=bound)
+    assert 0 < int(want.certified_mask.sum()) < 12
+    assert np.array_equal(got.images[0].alpha_star, want.images[0].alpha_star)
+    assert got.to_json() == want.to_json()
+
+
+def test_kitti_like_crop_at_large_n_needs_no_reference(monkeypatch):
+    # issue 15: at N = 10**4 and 10**6 the fast engine decides every distinct pair of a KITTI-like crop itself
+    # (before: 1,798 of 2,830 pairs of a 75 x 248 crop went to the reference at N = 10**4); the values are
+    # checked against the reference on a sample of the pairs (the reference costs ~0.1-1 s per pair there)
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from bench_large_n import votes_for
+
+    calls = []
+    real = refseg.alpha_star
+    monkeypatch.setattr(refseg, "alpha_star", lambda *a, **kw: calls.append(a[0]) or real(*a, **kw))
+    for N in (10**4, 10**6):
+        votes = votes_for(N, 60, 200)
+        res = fastseg.segment(votes, "0.001", **KITTI)
+        assert calls == [], N
+        assert 0 < int(res.certified_mask.sum()) < votes[0].size
+    monkeypatch.undo()
+    N = 10**4
+    prob = _problem("0.001", 465750)
+    floor = refseg.holm_floor(prob.alpha, 60 * 200)
+    n_a = np.unique(np.max(votes_for(N, 60, 200), axis=0))
+    sample = [(int(a), N - int(a)) for a in n_a[np.linspace(0, n_a.size - 1, 6).astype(int)]]
+    problem = refseg.PixelProblem(N, 2, prob.sizes_masses)
+    want = [refseg.alpha_star(p, problem, prob.alpha, floor) for p in sample]
+    assert fastseg.alpha_stars(sample, N, 2, prob, floor) == want

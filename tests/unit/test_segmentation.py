@@ -162,3 +162,82 @@ def test_bad_input_raises_precise_errors(kwargs, message):
     args.update(kwargs)
     with pytest.raises(InvalidParameterError, match=message):
         segment(**args)
+
+
+# --------------------------------------------------------------------------- bound methods (issue 14)
+
+BOUNDS = ["bonferroni", "complement", "combined"]
+
+
+@pytest.mark.parametrize("bound", BOUNDS)
+@pytest.mark.parametrize("pair,C", [((97, 3), 2), ((95, 3), 3), ((90, 5), 4)])
+def test_pixel_decision_is_the_classification_decision_for_every_method(pair, C, bound):
+    # SEG.1 with a method: certified at level a exactly when the classification engine with the same
+    # method (CP.5, reference/certify.certify(bound=)) certifies the vote vector (N_A, N_B, rest), at the
+    # pixel's alpha* and one grid level below, where the answers differ
+    n, k, r = [465750, 465750], [9000, 1000], [5, 5]
+    N = 100
+    st_ = Setting(tuple(n), tuple(k))
+    prob = PixelProblem(N, C, SubsampleMasses.of(attacked_sizes(st_, Budget(tuple(r), "modify"))), bound)
+    counts = [pair[0], pair[1]] + [0] * (C - 2)
+    counts[-1] += N - sum(counts)
+    a = alpha_star(pair, prob, Fraction(1, 10))
+    assert a < Fraction(1, 10)
+    below = grid_value(grid_floor(a) - 1)
+    for level, want in ((a, True), (below, False)):
+        assert certified_at_level(pair, prob, level) is want
+        assert certify(counts, level, n, k, r, "modify", bound=bound).certified is want
+
+
+@pytest.mark.parametrize("bound", BOUNDS)
+def test_certification_is_monotone_in_the_level_for_every_method(bound):
+    # SEG.1: for each method the decision over increasing levels is False ... False True ... True (checked
+    # exactly at 12 levels spanning 5e-24 .. 0.5; the bonferroni alpha* of these pairs are about 2e-22,
+    # 2e-16, 5e-9 and 4e-6, so the decision switches inside the range)
+    levels = [Fraction(1, 2 * 10**e) for e in range(23, 0, -2)]
+    switches = 0
+    for pair, C in (((100, 0), 2), ((95, 3), 3), ((85, 10), 3), ((80, 15), 3)):
+        prob = _problem([465750, 465750], [9000, 1000], [5, 5], C=C)
+        prob = PixelProblem(prob.total, C, prob.masses, bound)
+        seq = [certified_at_level(pair, prob, lv) for lv in levels]
+        assert seq == sorted(seq), (pair, C, seq)
+        switches += 0 < sum(seq) < len(seq)
+    assert switches >= 3  # the levels reach both answers for most pairs
+
+
+def test_complement_alpha_star_ignores_n_b_and_c():
+    # CP.6: p_B = 1 - p_A and p_A at a/2 for every C >= 2, so alpha* depends on N_A alone (an identity of
+    # the method, independent of the code's branches); bonferroni's does not (p_B from N_B at a/C)
+    base = _problem([465750, 465750], [9000, 1000], [5, 5])
+    comp = [alpha_star(p, PixelProblem(100, C, base.masses, "complement"), Fraction(1, 10))
+            for p, C in (((95, 5), 2), ((95, 3), 3), ((95, 1), 7))]
+    assert comp[0] == comp[1] == comp[2] < Fraction(1, 10)
+    bonf = [alpha_star(p, PixelProblem(100, C, base.masses), Fraction(1, 10)) for p, C in (((95, 3), 3), ((95, 1), 7))]
+    assert bonf[0] != bonf[1]
+
+
+def test_c2_methods_agree_by_symmetry():
+    # C = 2: N_B = N - N_A and CP.2(N - s) = 1 - CP.1(s) (true quantiles), and every method takes p_A at a/2:
+    # bonferroni, complement and combined give one alpha* (up to 40-digit rounding, which no grid level
+    # straddles here)
+    base = _problem([465750, 465750], [9000, 1000], [5, 5])
+    for pair in ((100, 0), (99, 1), (97, 3), (90, 10)):
+        got = {alpha_star(pair, PixelProblem(100, 2, base.masses, b), Fraction(1, 10)) for b in BOUNDS}
+        assert len(got) == 1, (pair, got)
+
+
+def test_segment_records_the_method_additively():
+    # CP.5: the result carries the method; the JSON gains bound / alpha_split only for a non-default method
+    na = np.array([[100, 99], [95, 60]])
+    counts = np.stack([100 - na, na])
+    default = segment(counts, "0.01", [12, 12], [3, 2], [1, 1], "modify")
+    comp = segment(counts, "0.01", [12, 12], [3, 2], [1, 1], "modify", bound="complement")
+    assert default.bound == "bonferroni" and comp.bound == "complement"
+    assert "bound" not in default.to_json() and "alpha_split" not in default.to_json()
+    doc = comp.to_json()
+    assert doc["bound"] == "complement"
+    assert doc["alpha_split"] == {"rule": "complement", "parts": 2, "level": "0.005"}  # alpha/2 at alpha = 0.01
+    assert {k: v for k, v in doc.items() if k not in ("bound", "alpha_split", "certified_pixels", "abstained_pixels")} \
+        == {k: v for k, v in default.to_json().items() if k not in ("certified_pixels", "abstained_pixels")}
+    with pytest.raises(InvalidParameterError, match="unknown bound method"):
+        segment(counts, "0.01", [12, 12], [3, 2], [1, 1], "modify", bound="holm")
