@@ -11,46 +11,28 @@ import pytest
 
 from mmcert_verified.cli import main
 from attack_helpers import one_thread as _one_thread  # noqa: F401 (autouse fixture)
+from config_text import modality, run_config, write_config
 
 TOY = Path(__file__).with_name("attack_toy.py")
 
-CONFIG = f"""
-task = "classification"
-classes = 2
-[model]
-factory = "{TOY.as_posix()}:classifier"
-[data]
-factory = "{TOY.as_posix()}:clips"
-kwargs = {{ count = 3 }}
-[[modalities]]
-name = "a"
-shape = [1, 8]
-element_dims = [1]
-channel_dim = 0
-[[modalities]]
-name = "b"
-shape = [1, 6]
-element_dims = [1]
-channel_dim = 0
-[certify]
+CONFIG = run_config("classification", 2, f"{TOY.as_posix()}:classifier", f"{TOY.as_posix()}:clips", "count = 3",
+                    [modality("a", [1, 8], [1]), modality("b", [1, 6], [1])], """
 method = "mmcert"
 k = [2, 2]
 N = 40
 alpha = "0.01"
 seed = 3
-[budgets]
+""", """
 attack = "modify"
 r = [[0, 0], [1, 0], [1, 1]]
-"""
+""")
 
 #: small search sizes so the whole file runs in a few seconds
 FAST = ["--n-attack", "60", "--restarts", "1", "--steps", "3", "--quiet"]
 
 
 def write(tmp_path: Path, text: str = CONFIG, name: str = "toy.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(text)
-    return path
+    return write_config(tmp_path, text, name)
 
 
 def attack(config: Path, out: Path, *extra: str) -> int:

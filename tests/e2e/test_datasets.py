@@ -22,6 +22,8 @@ from mmcert_verified.datasets.velodyne import Calibration, project_depth
 from mmcert_verified.errors import InputFileError
 from mmcert_verified.runs import execute, load_config, read_run_file
 
+from config_text import modality, run_config, write_config
+
 ROAD = (255, 0, 255)  # KITTI gt colour convention: magenta = road
 NOT_ROAD = (255, 0, 0)  # red = not road
 
@@ -206,40 +208,13 @@ def test_ravdess_audio_without_video_is_one_clear_error(tmp_path):
 
 # --------------------------------------------------------------------------- end to end
 
-def _config(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "run.toml"
-    path.write_text(text)
-    return path
-
-
 def test_a_run_config_on_fixture_kitti_certifies_end_to_end_with_the_road_model(tmp_path):
     root = _kitti(tmp_path / "kitti", images=2, height=40, width=120)
-    cfg = _config(tmp_path, f"""
-task = "segmentation"
-classes = 2
-[model]
-factory = "reference_models.road:pretrained"
-[data]
-factory = "mmcert_verified.datasets.kitti:KittiRoad"
-kwargs = {{ root = "{root.as_posix()}", size = [32, 96], fit = "resize" }}
-[[modalities]]
-name = "rgb"
-shape = [3, 32, 96]
-element_dims = [1, 2]
-channel_dim = 0
-[[modalities]]
-name = "depth"
-shape = [1, 32, 96]
-element_dims = [1, 2]
-channel_dim = 0
-[certify]
-k = [100, 5]
-N = 20
-alpha = "0.05"
-batch_size = 20
-[budgets]
-r = [[0, 0], [1, 1]]
-""")
+    cfg = write_config(tmp_path, run_config(
+        "segmentation", 2, "reference_models.road:pretrained", "mmcert_verified.datasets.kitti:KittiRoad",
+        f'root = "{root.as_posix()}", size = [32, 96], fit = "resize"',
+        [modality("rgb", [3, 32, 96], [1, 2]), modality("depth", [1, 32, 96], [1, 2])],
+        "k = [100, 5]\nN = 20\nalpha = \"0.05\"\nbatch_size = 20", "r = [[0, 0], [1, 1]]"))
     out = tmp_path / "kitti.jsonl"
     summary = execute(load_config(cfg), out, progress=False)
     assert summary.newly_done == 2 and summary.remaining == 0
@@ -251,32 +226,12 @@ r = [[0, 0], [1, 1]]
 
 def test_a_run_config_on_fixture_ravdess_certifies_end_to_end_with_the_av_model(tmp_path):
     root = _ravdess(tmp_path / "ravdess")
-    cfg = _config(tmp_path, f"""
-task = "classification"
-classes = 7
-[model]
-factory = "reference_models.av:pretrained"
-[data]
-factory = "mmcert_verified.datasets.ravdess:Ravdess"
-kwargs = {{ root = "{root.as_posix()}", frames = 32, size = [8, 8], channels = 1, samples = 400, emotions = [1, 3, 4, 5, 6, 7, 8] }}
-[[modalities]]
-name = "video"
-shape = [32, 1, 8, 8]
-element_dims = [0]
-channel_dim = 1
-[[modalities]]
-name = "audio"
-shape = [1, 400]
-element_dims = [1]
-channel_dim = 0
-[certify]
-k = [2, 4]
-N = 30
-alpha = "0.05"
-batch_size = 30
-[budgets]
-r = [[0, 0], [1, 1]]
-""")
+    cfg = write_config(tmp_path, run_config(
+        "classification", 7, "reference_models.av:pretrained", "mmcert_verified.datasets.ravdess:Ravdess",
+        f'root = "{root.as_posix()}", frames = 32, size = [8, 8], channels = 1, samples = 400, '
+        "emotions = [1, 3, 4, 5, 6, 7, 8]",
+        [modality("video", [32, 1, 8, 8], [0], channel_dim=1), modality("audio", [1, 400], [1])],
+        "k = [2, 4]\nN = 30\nalpha = \"0.05\"\nbatch_size = 30", "r = [[0, 0], [1, 1]]"))
     out = tmp_path / "ravdess.jsonl"
     summary = execute(load_config(cfg), out, progress=False)
     assert summary.newly_done == 7
