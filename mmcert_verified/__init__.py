@@ -15,8 +15,8 @@ from .threat_model import Attack, Budget, Method, Setting
 from .votes import Votes
 
 __version__ = "0.1.0"
-#: version of spec/ that this code implements (certificates record it)
-SPEC_VERSION = "1.0"
+#: the newest version of spec/ this code implements (each certificate records the earliest version defining its kind; certificate_format.SPEC_VERSIONS)
+SPEC_VERSION = "1.1"
 
 _LAZY = {
     "Certifier": "mmcert_verified.certifier",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from pathlib import Path
 from fractions import Fraction
 
 import numpy as np
@@ -302,3 +303,14 @@ def test_cli_segment_out_round_trip(tmp_path):
     code, (report,), _ = audit([out])
     assert code == 0, report
     assert math.isfinite(json.loads(out.read_text())["claims"]["pixel_accuracy"])
+
+
+def test_package_spec_version_is_the_newest_in_the_table():
+    """``mmcert_verified.SPEC_VERSION`` and spec/README.md name the newest row of CERT.7's table."""
+    import mmcert_verified
+    from mmcert_verified.certificate_format import SPEC_VERSIONS
+
+    newest = list(SPEC_VERSIONS)[-1]
+    assert mmcert_verified.SPEC_VERSION == newest
+    readme = (Path(__file__).resolve().parents[2] / "spec" / "README.md").read_text().splitlines()[0]
+    assert f"(version {newest})" in readme
