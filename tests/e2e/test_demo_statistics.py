@@ -9,17 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-from mmcert_verified.certifier import certify_classification_counts
 from mmcert_verified.cli import main
-from mmcert_verified.demo import (
-    DemoSettings,
-    _override,
-    _votes,
-    certify_classification_task,
-    reference_config_dir,
-    run_demo,
-)
+from mmcert_verified.certifier import Certifier, certify_classification_counts
+from mmcert_verified.demo import DemoSettings, certify_classification_task, reference_config_dir, run_demo
 from mmcert_verified.errors import InvalidParameterError
 from mmcert_verified.reference.certify import certify as ref_certify
 from mmcert_verified.runs import load_config
@@ -29,7 +23,9 @@ SMALL = DemoSettings(av_inputs=6, road_inputs=1, n_samples=20)
 
 
 def _ablation_config():
-    return _override(load_config(reference_config_dir() / "av_ablation.toml"), SMALL, SMALL.av_inputs)
+    config = load_config(reference_config_dir() / "av_ablation.toml")
+    data = type(config.data)(config.data.spec, {**config.data.kwargs, "count": SMALL.av_inputs}, config.data.base_dir)
+    return config.with_overrides(data=data, n_samples=SMALL.n_samples)
 
 
 def test_default_statistics_per_side():
@@ -58,7 +54,11 @@ def test_baseline_curve_uses_the_ablation_papers_statistics():
     """The task's certified accuracy equals an independent count: reference certify with bound=complement."""
     config = _ablation_config()
     curves, inputs = certify_classification_task(config, bound="complement")
-    counts, labels, _ = _votes(config, False, "test")
+    cert = Certifier(config.model.build(), config.plan, config.task, config.classes, n_samples=config.n_samples,
+                     batch_size=config.batch_size, seed=config.seed)
+    dataset = config.data.build()
+    labels = [dataset[i][1] for i in range(len(dataset))]
+    counts = [cert.votes(tuple(torch.as_tensor(x) for x in dataset[i][0]), i) for i in range(len(dataset))]
     s = config.plan.setting
     hits = np.zeros(len(config.budgets))
     for c, y in zip(counts, labels):
