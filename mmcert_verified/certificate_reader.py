@@ -602,7 +602,7 @@ def validate_certificate(doc: Any) -> LoadedCertificate:
         raise _Where("digest.algorithm").fail(f"expected {DIGEST_ALGORITHM!r}, got {show_value(digest['algorithm'])}")
     _str(digest["value"], _Where("digest.value"), HEX64)
     if kind is Kind.FEATURE_SMOOTHING:  # clause FS.10: its own module checks its sections
-        from .feature_smoothing.certificate import validate_sections
+        from .feature_smoothing.certificate_format import validate_sections
 
         inputs = validate_sections(doc)
     else:

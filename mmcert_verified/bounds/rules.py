@@ -21,6 +21,7 @@ import enum
 from dataclasses import dataclass
 from fractions import Fraction
 
+from ..certificate_format import exact_text
 from ..errors import InvalidParameterError
 from ..reference.clopper_pearson import cp_lower, cp_upper
 
@@ -81,8 +82,6 @@ class BoundRule:
 
     def alpha_split(self, alpha: Fraction, classes: int) -> dict:
         """The certificate's ``claims.alpha_split`` for this method (clause CERT.1; texts exact)."""
-        from ..certificate import exact_text  # certificate.py imports the reference engine, not this module
-
         la = self.level_a(Fraction(alpha), classes)
         doc = {"rule": self.name.value, "parts": self.parts(classes), "level": exact_text(la)}
         lb = self.level_b(Fraction(alpha), classes) if classes > 1 else None
