@@ -147,11 +147,9 @@ def _bits_upper(sizes: Iterable[tuple[int, int]]) -> float:
 
 def _lists(method: Method, n: Sequence[int], k: Sequence[int], r: Sequence[int], attack: Sequence[Attack]):
     """(n_i, k_i) and (n'_i, k_i) of the sub-sampled lists (clauses S3, S4), for size checks."""
-    grown = [ni + (ri if a is Attack.ADD else 0) for ni, ri, a in zip(n, r, attack)]
-    if method is Method.MMCERT:
-        return list(zip(n, k)), list(zip(grown, k))
-    k0 = k[0] if k else 0
-    return [(sum(n), k0)], [(sum(grown), k0)]
+    grown = [a.rule.longest(ni, ri) for ni, ri, a in zip(n, r, attack)]
+    scheme = Method(method).scheme
+    return scheme.lists(n, k), scheme.lists(grown, k)
 
 
 def _check_mass_size(method: Method, n, k, r, attack) -> None:
@@ -281,7 +279,7 @@ def _oracle_check(result: Certification, budgets: Sequence[tuple[int, ...]]) -> 
     from .enumeration.joint_space import atom_count
     from .enumeration.neyman_pearson import worst_case
     setting = result.setting
-    pairs = zip(setting.n, setting.k) if setting.method is Method.MMCERT else [(sum(setting.n), setting.k[0])]
+    pairs = setting.method.scheme.lists(setting.n, setting.k)
     if sum(_log2_comb(n, k) for n, k in pairs) > math.log2(ORACLE_ATOM_LIMIT):
         return [], False  # P_n alone exceeds the limit: skip without computing big binomials
     reasons: list[str] = []
