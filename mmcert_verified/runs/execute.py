@@ -87,11 +87,6 @@ def prepare(config: RunConfig, dataset=None, model=None) -> PreparedRun:
     from ..certifier import Certifier
     from ..threat_model import attacked_sizes
 
-    if config.task is Task.SEGMENTATION and config.bound != "bonferroni" and not segmentation_bound_supported():
-        raise InvalidParameterError(
-            f"bound {config.bound!r} is not supported for segmentation runs yet (supported: bonferroni; "
-            "the alpha* search of clause SEG.2 takes no other method)"
-        )
     runtime = resolve_device(config.device)
     if config.pack_inputs and runtime.device_type != "cpu":
         raise InvalidParameterError(
@@ -323,15 +318,6 @@ def segmentation_extra(config: RunConfig) -> dict:
     return {} if config.bound == "bonferroni" else {"bound": config.bound}
 
 
-def segmentation_bound_supported() -> bool:
-    """Whether this installation's segmentation certification takes a bound method (``bound=``)."""
-    import inspect
-
-    from ..certifier import certify_segmentation_counts
-
-    return "bound" in inspect.signature(certify_segmentation_counts).parameters
-
-
 def _segmentation_verdicts(config: RunConfig, engine, counts: list, labels: list) -> list:
     """Verdicts per image of a group: one call per budget for the whole group when the images stack."""
     import numpy as np
@@ -552,11 +538,6 @@ def execute(
     out = Path(out)
     if limit is not None and limit < 0:
         raise InvalidParameterError(f"--limit must be non-negative, got {limit}")
-    if certificates is not None and config.bound != "bonferroni":
-        raise InvalidParameterError(
-            f"--certificates with bound {config.bound!r}: the run's certificates are written with bonferroni "
-            "only so far (they would not match the lines); run without --certificates"
-        )
     if out.exists() and out.is_dir():
         raise InputFileError(f"{out} is a directory; give a file name with --out")
     if out.exists():

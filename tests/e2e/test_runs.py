@@ -329,3 +329,173 @@ def test_run_radii_follow_each_ratio_in_its_modality_order():
     expected = [radius(counts, "0.001", (12, 30), (3, 5), ratio, "modify").radius for ratio in ratios]
     assert list(radii) == expected
     assert expected[0] != expected[1]  # the two directions differ, so the order of a ratio matters here
+
+
+# --------------------------------------------------------------------------- issue 14: bound = "..." in run configs
+
+COMPLEMENT = CLASSIFICATION.replace("alpha = 0.01", 'alpha = 0.01\nbound = "complement"')
+
+
+def test_the_bound_method_is_parsed_and_unknown_ones_name_the_valid_ones(tmp_path):
+    assert load_config(write(tmp_path, CLASSIFICATION)).bound == "bonferroni"  # the default (CP.4)
+    assert load_config(write(tmp_path, COMPLEMENT)).bound == "complement"
+    with pytest.raises(InvalidParameterError, match="unknown bound 'bonf' .valid: bonferroni, complement, combined"):
+        load_config(write(tmp_path, CLASSIFICATION.replace("alpha = 0.01", 'alpha = 0.01\nbound = "bonf"')))
+
+
+def test_the_bound_method_is_part_of_the_identity_but_the_default_changes_nothing(tmp_path):
+    plain = load_config(write(tmp_path, CLASSIFICATION))
+    explicit = load_config(write(tmp_path, CLASSIFICATION.replace("alpha = 0.01", 'alpha = 0.01\nbound = "bonferroni"')))
+    # a config written before the key existed keeps its identity (its run files resume)
+    assert "bound" not in plain.canonical()["certify"] and explicit.digest == plain.digest
+    out = tmp_path / "out.jsonl"
+    execute(plain, out, limit=1, progress=False)
+    with pytest.raises(InputFileError, match="different config .differs in: certify"):
+        execute(load_config(write(tmp_path, COMPLEMENT, "c.toml")), out, progress=False)
+    assert json.loads(out.read_text().splitlines()[0])["config"]["certify"].get("bound") is None
+    other = tmp_path / "complement.jsonl"
+    execute(load_config(write(tmp_path, COMPLEMENT, "c.toml")), other, limit=1, progress=False)
+    assert json.loads(other.read_text().splitlines()[0])["config"]["certify"]["bound"] == "complement"
+
+
+@pytest.mark.parametrize("bound", ["complement", "combined"])
+def test_a_run_certifies_with_its_bound_method_as_the_reference_does(tmp_path, bound):
+    from mmcert_verified.reference.certify import certify, radius
+
+    config = load_config(write(tmp_path, CLASSIFICATION.replace("alpha = 0.01", f'alpha = 0.01\nbound = "{bound}"')))
+    out = tmp_path / "out.jsonl"
+    execute(config, out, progress=False)
+    rows = read_run_file(out).records()
+    setting = config.plan.setting
+    differs = False
+    for row in rows:  # the independent per-budget / per-ratio reference calls with the same method
+        expected = [certify(row["counts"], "0.01", setting.n, setting.k, b.r, b.attack, setting.method,
+                            bound).certified for b in config.budgets]
+        assert row["certified"] == expected
+        assert row["radius"] == [radius(row["counts"], "0.01", setting.n, setting.k, ratio, "modify",
+                                        setting.method, bound).radius for ratio in config.ratios]
+        plain = [certify(row["counts"], "0.01", setting.n, setting.k, b.r, b.attack, setting.method).certified
+                 for b in config.budgets]
+        differs = differs or plain != expected
+    # the toy's votes are near-unanimous: the methods' levels (alpha/3 vs alpha/2) must show somewhere
+    assert differs
+
+
+def test_a_segmentation_run_certifies_with_its_bound_method(tmp_path):
+    # every line against certify_segmentation_counts(bound="complement") of the same votes (redrawn from the
+    # input's own seed, SAMP.3) with the exact reference engine.  The toy segmenter has C = 2 classes, where
+    # complement equals bonferroni exactly (CP.2(N - N_A, N, a) = 1 - CP.1(N_A, N, a), both at alpha / 2), so
+    # this checks the plumbing and the header, not that the method changes the verdicts
+    import numpy as np
+
+    from mmcert_verified.certifier import Certifier, certify_segmentation_counts
+    from mmcert_verified.reference.segmentation import segment
+    from mmcert_verified.runs.execute import _item
+
+    seg = write(tmp_path, SEGMENTATION.replace('alpha = "0.05"', 'alpha = "0.05"\nbound = "complement"'))
+    config = load_config(seg)
+    out = tmp_path / "seg.jsonl"
+    execute(config, out, progress=False)
+    assert json.loads(out.read_text().splitlines()[0])["config"]["certify"]["bound"] == "complement"
+    dataset = config.data.build()
+    cert = Certifier(config.model.build(), config.plan, config.task, config.classes, n_samples=config.n_samples,
+                     batch_size=config.batch_size, seed=config.seed)
+    for row in read_run_file(out).records():
+        inputs, label = _item(dataset, row["index"], config)
+        verdicts = certify_segmentation_counts(cert.votes(inputs, row["index"]), config.alpha, config.plan,
+                                               config.budgets, labels=np.asarray(label), engine=segment,
+                                               bound="complement")[0]
+        assert row["certified_pixels"] == [v.certified_pixels for v in verdicts]
+        assert row["iou"] == [v.iou for v in verdicts]
+
+
+# --------------------------------------------------------------------------- clause RUN.10: segmentation radii
+
+SEG_RATIOS = segmentation_config(3, """
+method = "mmcert"
+k = [3, 2]
+N = 30
+alpha = "0.05"
+""", """
+ratios = [[1, 1], [1, 2]]
+steps = [0, 2]
+""")
+
+
+def test_the_segmentation_radius_is_the_largest_t_with_half_the_pixels_certified():
+    # clause RUN.10 against a brute-force scan with the exact reference engine, t = 0, 1, ..., 11 (where no
+    # pixel is certified any more, asserted), while the radius uses the default (fast) engine and only the
+    # grid t = 0: the doubling / bisection search must find t off the grid.  64 pixels (8 x 8): 43 votes
+    # (290, 10), 21 votes (300, 0); the 21 pixels give way first, so "half" (32) and "all" differ.
+    import numpy as np
+
+    from mmcert_verified.certifier import certify_segmentation_counts, default_segmentation_engine
+    from mmcert_verified.reference.segmentation import segment
+    from mmcert_verified.runs.segmentation_radius import SegmentationRadius
+    from mmcert_verified.sampling.modality import Modality
+    from mmcert_verified.sampling.plan import SamplingPlan
+    from mmcert_verified.threat_model import Budget
+
+    plan = SamplingPlan((Modality.sequence("a", 1, 64), Modality.sequence("b", 1, 100)), (2, 6))
+    counts = np.zeros((2, 8, 8), dtype=np.int64)
+    counts[0] = 300
+    counts[0].flat[:21], counts[1].flat[:21] = 290, 10
+    ratios = ((1, 1), (1, 2), (2, 1))
+    expected = []
+    for ratio in ratios:
+        scan = [int(segment(counts, "0.05", (64, 100), (2, 6), tuple(t * c for c in ratio), "modify").to_json()
+                    ["certified_pixels"]) for t in range(12)]
+        assert scan == sorted(scan, reverse=True) and scan[-1] == 0  # non-increasing in t (RUN.10), 0 at the end
+        expected.append(max(t for t, c in enumerate(scan) if 2 * c >= 64))
+    grid = [Budget((0, 0), "modify")]
+    verdicts = certify_segmentation_counts(counts, "0.05", plan, grid)[0]
+    radii = SegmentationRadius(plan, grid, ratios, "0.05", default_segmentation_engine()).radii(counts, 64, verdicts)
+    assert list(radii) == expected
+    assert expected == [6, 3, 4]  # the scan's values: off the grid, and (1, 2) != (2, 1)
+
+
+def test_each_segmentation_line_carries_a_radius_per_ratio_that_agrees_with_its_own_verdicts(tmp_path):
+    # on the line's own grid (steps 0, 2 along two ratios): radius >= t where half the pixels are certified
+    # at t * ratio, radius < t (or null) where fewer are
+    config = load_config(write(tmp_path, SEG_RATIOS))
+    out = tmp_path / "out.jsonl"
+    execute(config, out, progress=False)
+    budgets = [b.r for b in config.budgets]
+    checked = 0
+    for row in read_run_file(out).records():
+        assert len(row["radius"]) == len(config.ratios) == 2
+        for ratio, t_star in zip(config.ratios, row["radius"]):
+            for t in (0, 2):
+                half = 2 * row["certified_pixels"][budgets.index(tuple(t * c for c in ratio))] >= row["pixels"]
+                assert (t_star is not None and t_star >= t) == half
+                checked += half
+    assert checked  # some image has half its pixels certified at t = 0
+
+
+def test_segmentation_lines_without_radii_from_an_earlier_version_resume_and_merge(tmp_path):
+    from mmcert_verified.runs.run_file import dumps, seal_record
+
+    config = load_config(write(tmp_path, SEG_RATIOS))
+    whole = tmp_path / "whole.jsonl"
+    execute(config, whole, progress=False)
+    # the file an earlier version wrote for the first input: the same line without 'radius', sealed by it
+    part = tmp_path / "part.jsonl"
+    execute(config, part, limit=1, progress=False)
+    header, line = part.read_text().splitlines()
+    ident = json.loads(header)["identity_sha256"]
+    old = {k: v for k, v in json.loads(line).items() if k not in ("radius", "line_sha256")}
+    part.write_text(header + "\n" + dumps(seal_record(ident, old)) + "\n")
+    assert execute(config, part, progress=False).already_done == 1
+    resumed, expected = read_run_file(part).records(), read_run_file(whole).records()
+    assert "radius" not in resumed[0] and resumed[1:] == expected[1:]
+    assert summarize(part) == summarize(whole)  # the summary does not read radii
+    shards = [tmp_path / f"s{i}.jsonl" for i in range(2)]
+    execute(config, shards[1], Shard(1, 2), progress=False)
+    # shard 0 as an earlier version left it: its first line without 'radius'
+    execute(config, shards[0], Shard(0, 2), limit=1, progress=False)
+    h0, l0 = shards[0].read_text().splitlines()
+    old0 = {k: v for k, v in json.loads(l0).items() if k not in ("radius", "line_sha256")}
+    shards[0].write_text(h0 + "\n" + dumps(seal_record(ident, old0)) + "\n")
+    execute(config, shards[0], Shard(0, 2), progress=False)
+    merge(tmp_path / "merged.jsonl", shards)
+    assert [r["index"] for r in read_run_file(tmp_path / "merged.jsonl").records()] == [0, 1, 2]
