@@ -32,11 +32,12 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # _audit_helpers; tests/ for json_edit
 
 from _audit_helpers import FIXED_PROVENANCE, classification_doc, pin, write_doc, write_json  # noqa: E402
 
 from mmcert_verified.certificate import seal, write_segmentation_certificate  # noqa: E402
+from json_edit import edited  # noqa: E402
 
 #: the RAVDESS-like setting of the paper (Section 5.1 and Appendix D: n = (108, 79380),
 #: k = (5, 1000), N = 100, alpha = 0.001); counts are made up for eight emotions
@@ -49,14 +50,6 @@ class _Loud:
     def __reduce__(self):
         return (print, ("UNPICKLED-BY-AUDIT",))
 
-
-def _with(doc: dict, path: list, value) -> dict:
-    out = copy.deepcopy(doc)
-    node = out
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = value
-    return out
 
 
 def _segmentation(out: Path, manifest: dict) -> None:
@@ -100,18 +93,18 @@ def _segmentation(out: Path, manifest: dict) -> None:
 
     def resealed_votes(doc: dict, votes: bytes) -> dict:
         """The certificate pointing at other sidecar bytes, with their SHA-256 and size, re-sealed."""
-        doc = _with(doc, ["inputs", "votes", "sha256"], hashlib.sha256(votes).hexdigest())
-        return seal(_with(doc, ["inputs", "votes", "bytes"], len(votes)))
+        doc = edited(doc, ["inputs", "votes", "sha256"], hashlib.sha256(votes).hexdigest())
+        return seal(edited(doc, ["inputs", "votes", "bytes"], len(votes)))
 
     # claims raised: more certified pixels than the reference finds
     claims = dict(base["claims"], certified_pixels=base["claims"]["certified_pixels"] + 1,
                   abstained_pixels=base["claims"]["abstained_pixels"] - 1)
-    variant("resealed-seg-certified-pixels.json", seal(_with(base, ["claims"], claims)), data,
+    variant("resealed-seg-certified-pixels.json", seal(edited(base, ["claims"], claims)), data,
             (1, "fails", "claims.certified_pixels"))
     # claims lowered: a weaker but true claim (what the fast engine may record, clause F.5)
     weaker = dict(base["claims"], certified_pixels=base["claims"]["certified_pixels"] - 1,
                   abstained_pixels=base["claims"]["abstained_pixels"] + 1)
-    variant("good-seg-weaker-claims.json", seal(_with(base, ["claims"], weaker)), data, (0, "holds", "weaker"))
+    variant("good-seg-weaker-claims.json", seal(edited(base, ["claims"], weaker)), data, (0, "holds", "weaker"))
     # the sidecar's bytes changed, the certificate left alone
     flipped = bytearray(data)
     flipped[-40] ^= 0xFF
@@ -124,10 +117,10 @@ def _segmentation(out: Path, manifest: dict) -> None:
     variant("resealed-seg-other-votes.json", resealed_votes(base, buf.getvalue()), buf.getvalue(),
             (1, "fails", "claims."))
     # the sidecar is missing
-    variant("garbage-seg-sidecar-missing.json", _with(base, ["inputs", "votes", "file"], "no-such.votes.npz"), None,
+    variant("garbage-seg-sidecar-missing.json", edited(base, ["inputs", "votes", "file"], "no-such.votes.npz"), None,
             (2, "invalid", "does not exist"))
     # the sidecar path tries to leave the directory
-    variant("garbage-seg-sidecar-traversal.json", seal(_with(base, ["inputs", "votes", "file"], "../x.npz")), None,
+    variant("garbage-seg-sidecar-traversal.json", seal(edited(base, ["inputs", "votes", "file"], "../x.npz")), None,
             (2, "invalid", "inputs.votes.file"))
     # a pickled object array whose unpickling would print a marker; digest matches, re-sealed
     buf = io.BytesIO()
@@ -167,9 +160,9 @@ def _spec_1_1(out: Path, manifest: dict) -> None:
         "resealed-per-input-radius.json": (["claims", "radii", 0, "t"], 2, "claims.radii[0].t"),
     }
     for name, (path, value, reason) in resealed.items():
-        write_json(out / name, seal(_with(per_input, path, value)))
+        write_json(out / name, seal(edited(per_input, path, value)))
         manifest[name] = (1, "fails", reason)
-    write_json(out / "garbage-per-input-spec-1.0.json", seal(_with(per_input, ["spec_version"], "1.0")))
+    write_json(out / "garbage-per-input-spec-1.0.json", seal(edited(per_input, ["spec_version"], "1.0")))
     manifest["garbage-per-input-spec-1.0.json"] = (2, "invalid", "needs spec 1.1")
 
     # a segmentation input at two budgets, one sidecar
@@ -216,7 +209,7 @@ def _spec_1_1(out: Path, manifest: dict) -> None:
         "resealed-sequential-verdict.json": (["claims", "budgets", 2, "status"], "open", "claims.budgets[2].status"),
     }
     for name, (path, value, reason) in seq_tampers.items():
-        write_json(out / name, seal(_with(seq, path, value)))
+        write_json(out / name, seal(edited(seq, path, value)))
         manifest[name] = (1, "fails", reason)
 
 
@@ -249,7 +242,7 @@ def generate(out: Path) -> dict:
     put("good-reformatted.json", None, (0, "holds", "CERTIFIED"),
         raw=json.dumps(dict(reversed(list(good.items()))), separators=(" ,", " : ")).encode())
     # provenance is not re-derivable: edited and re-sealed, the certificate still holds
-    put("good-resealed-provenance.json", seal(_with(good, ["provenance", "seed"], 7)), (0, "holds", "CERTIFIED"))
+    put("good-resealed-provenance.json", seal(edited(good, ["provenance", "seed"], 7)), (0, "holds", "CERTIFIED"))
 
     # ---- single-field tampers, digest left alone -> 1 (digest mismatch)
     c = good["inputs"]["counts"]
@@ -265,7 +258,7 @@ def generate(out: Path) -> dict:
         "tamper-digest.json": (["digest", "value"], "0" * 64),
     }
     for name, (path, value) in tampers.items():
-        put(name, _with(good, path, value), (1, "fails", "digest mismatch"))
+        put(name, edited(good, path, value), (1, "fails", "digest mismatch"))
 
     # ---- tampers with the digest recomputed -> 1, caught by re-derivation
     not_cert = classification_doc([40, 30, 30], "0.001", [108, 79380], [5, 1000], [2, 20])
@@ -283,7 +276,7 @@ def generate(out: Path) -> dict:
         "resealed-attack.json": (good, ["inputs", "attack"], ["delete", "modify"], "claims."),
     }
     for name, (base, path, value, reason) in resealed.items():
-        put(name, seal(_with(base, path, value)), (1, "fails", reason))
+        put(name, seal(edited(base, path, value)), (1, "fails", reason))
 
     # ---- garbage -> 2
     text = (out / "good-classification.json").read_bytes()
@@ -304,34 +297,34 @@ def generate(out: Path) -> dict:
         raw=text.replace(b'"seed": 20240601', b'"seed": ' + b"[" * 20 + b"]" * 20))
     put("garbage-duplicate-key.json", None, (2, "invalid", "twice"),
         raw=text.replace(b'"certified": true,', b'"certified": false, "certified": true,'))
-    put("garbage-counts-string.json", _with(good, ["inputs", "counts"], "90,5,1,1,1,1,1,0"), (2, "invalid", "inputs.counts"))
-    put("garbage-count-float.json", _with(good, ["inputs", "counts"], [90.0] + c[1:]), (2, "invalid", "inputs.counts[0]"))
-    put("garbage-count-negative.json", _with(good, ["inputs", "counts"], [-1] + c[1:]), (2, "invalid", "inputs.counts[0]"))
-    put("garbage-count-bool.json", _with(good, ["inputs", "counts"], [True] + c[1:]), (2, "invalid", "inputs.counts[0]"))
-    put("garbage-certified-string.json", _with(good, ["claims", "certified"], "true"), (2, "invalid", "claims.certified"))
-    put("garbage-alpha-number.json", _with(good, ["inputs", "alpha"], 0.001), (2, "invalid", "inputs.alpha"))
-    put("garbage-alpha-huge-exponent.json", seal(_with(good, ["inputs", "alpha"], "1e-99999999")),
+    put("garbage-counts-string.json", edited(good, ["inputs", "counts"], "90,5,1,1,1,1,1,0"), (2, "invalid", "inputs.counts"))
+    put("garbage-count-float.json", edited(good, ["inputs", "counts"], [90.0] + c[1:]), (2, "invalid", "inputs.counts[0]"))
+    put("garbage-count-negative.json", edited(good, ["inputs", "counts"], [-1] + c[1:]), (2, "invalid", "inputs.counts[0]"))
+    put("garbage-count-bool.json", edited(good, ["inputs", "counts"], [True] + c[1:]), (2, "invalid", "inputs.counts[0]"))
+    put("garbage-certified-string.json", edited(good, ["claims", "certified"], "true"), (2, "invalid", "claims.certified"))
+    put("garbage-alpha-number.json", edited(good, ["inputs", "alpha"], 0.001), (2, "invalid", "inputs.alpha"))
+    put("garbage-alpha-huge-exponent.json", seal(edited(good, ["inputs", "alpha"], "1e-99999999")),
         (2, "invalid", "inputs.alpha"))
-    put("garbage-alpha-one.json", seal(_with(good, ["inputs", "alpha"], "1")), (2, "invalid", "inputs.alpha"))
-    put("garbage-n-over-cap.json", seal(_with(good, ["inputs", "n"], [108, 10**10])), (2, "invalid", "inputs.n[1]"))
-    put("garbage-votes-over-cap.json", seal(_with(good, ["inputs", "counts"], [10**8] + c[1:])),
+    put("garbage-alpha-one.json", seal(edited(good, ["inputs", "alpha"], "1")), (2, "invalid", "inputs.alpha"))
+    put("garbage-n-over-cap.json", seal(edited(good, ["inputs", "n"], [108, 10**10])), (2, "invalid", "inputs.n[1]"))
+    put("garbage-votes-over-cap.json", seal(edited(good, ["inputs", "counts"], [10**8] + c[1:])),
         (2, "invalid", "inputs.counts[0]"))
     put("garbage-mass-too-large.json",
-        seal(_with(_with(good, ["inputs", "n"], [10**9, 10**9]), ["inputs", "k"], [10**6, 10**6])),
+        seal(edited(edited(good, ["inputs", "n"], [10**9, 10**9]), ["inputs", "k"], [10**6, 10**6])),
         (2, "invalid", "audit limit"))
     missing = copy.deepcopy(good)
     del missing["claims"]["certified"]
     put("garbage-missing-member.json", missing, (2, "invalid", "missing member 'certified'"))
-    put("garbage-unknown-member.json", _with(good, ["claims", "certified_against"], "everything"),
+    put("garbage-unknown-member.json", edited(good, ["claims", "certified_against"], "everything"),
         (2, "invalid", "unknown member"))
-    put("garbage-schema-version.json", _with(good, ["schema_version"], 2), (2, "invalid", "schema_version"))
-    put("garbage-spec-version.json", _with(good, ["spec_version"], "0.9"), (2, "invalid", "spec"))
+    put("garbage-schema-version.json", edited(good, ["schema_version"], 2), (2, "invalid", "schema_version"))
+    put("garbage-spec-version.json", edited(good, ["spec_version"], "0.9"), (2, "invalid", "spec"))
     put("garbage-no-format.json", {k: v for k, v in good.items() if k != "format"}, (2, "invalid", "not an mmcert"))
-    put("garbage-kind.json", _with(good, ["kind"], "regression"), (2, "invalid", "kind"))
-    put("garbage-digest-algorithm.json", _with(good, ["digest", "algorithm"], "md5"), (2, "invalid", "digest.algorithm"))
-    put("garbage-attack-name.json", _with(good, ["inputs", "attack"], ["modify", "explode"]),
+    put("garbage-kind.json", edited(good, ["kind"], "regression"), (2, "invalid", "kind"))
+    put("garbage-digest-algorithm.json", edited(good, ["digest", "algorithm"], "md5"), (2, "invalid", "digest.algorithm"))
+    put("garbage-attack-name.json", edited(good, ["inputs", "attack"], ["modify", "explode"]),
         (2, "invalid", "inputs.attack[1]"))
-    put("garbage-control-chars.json", _with(good, ["inputs", "method"], "mmcert\n\x1b[31mHOLDS"),
+    put("garbage-control-chars.json", edited(good, ["inputs", "method"], "mmcert\n\x1b[31mHOLDS"),
         (2, "invalid", "inputs.method"))
 
     _segmentation(out, manifest)

@@ -33,6 +33,7 @@ from mmcert_verified.errors import InvalidParameterError
 from mmcert_verified.reference.certify import certify, radius
 from mmcert_verified.reference.segmentation import segment
 from mmcert_verified.threat_model import Budget, Method, Setting, parse_attacks
+from json_edit import edited
 
 # the RAVDESS-like setting of tests/audit/make_corpus.py (paper Section 5.1: n = (108, 79380), k = (5, 1000))
 COUNTS = [90, 5, 1, 1, 1, 1, 1, 0]
@@ -46,14 +47,6 @@ def _per_input(**kw) -> dict:
     return classification_per_input_certificate(COUNTS, "0.001", SETTING, BUDGETS, RATIOS, alpha_text="0.001",
                                                 samples=100, provenance=FIXED_PROVENANCE, **kw)
 
-
-def _edit(doc: dict, path: list, value) -> dict:
-    out = copy.deepcopy(doc)
-    node = out
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = value
-    return out
 
 
 def test_each_budget_claim_is_the_per_budget_certificates_claim(tmp_path):
@@ -86,7 +79,7 @@ def test_the_bound_method_is_recorded_and_re_derived(tmp_path):
     assert doc["claims"]["budgets"][1]["certified"] == ref.certified
     assert audit_file(write_certificate(doc, tmp_path / "c.json")).status is Verdict.HOLDS
     # the same claims recorded as bonferroni: the audit re-derives with the recorded rule and fails it
-    lie = seal(_edit(doc, ["claims", "alpha_split"], _per_input()["claims"]["alpha_split"]))
+    lie = seal(edited(doc, ["claims", "alpha_split"], _per_input()["claims"]["alpha_split"]))
     assert audit_file(write_certificate(lie, tmp_path / "lie.json")).status is Verdict.FAILS
 
 
@@ -104,20 +97,20 @@ C = COUNTS
     (["inputs", "ratios"], [[1, 10]], "claims.radii"),
 ])
 def test_a_resealed_tamper_of_one_claim_or_input_fails(tmp_path, path, value, reason):
-    bad = seal(_edit(_per_input(), path, value))
+    bad = seal(edited(_per_input(), path, value))
     report = audit_file(write_certificate(bad, tmp_path / "bad.json"))
     assert report.status is Verdict.FAILS
     assert any(r.startswith(reason) for r in report.reasons), report.reasons
 
 
 def test_one_count_changed_with_n_fails_on_the_bounds(tmp_path):
-    bad = seal(_edit(_edit(_per_input(), ["inputs", "counts"], [80] + C[1:]), ["inputs", "N"], 90))
+    bad = seal(edited(edited(_per_input(), ["inputs", "counts"], [80] + C[1:]), ["inputs", "N"], 90))
     report = audit_file(write_certificate(bad, tmp_path / "bad.json"))
     assert report.status is Verdict.FAILS and any("claims.p_a_lower" in r for r in report.reasons)
 
 
 def test_an_edit_without_resealing_is_a_digest_mismatch(tmp_path):
-    doc = _edit(_per_input(), ["claims", "budgets", 3, "certified"], True)
+    doc = edited(_per_input(), ["claims", "budgets", 3, "certified"], True)
     path = tmp_path / "x.json"
     path.write_text(json.dumps(doc))
     report = audit_file(path)

@@ -7,7 +7,6 @@ single test at alpha, a schedule whose last round moved) must fail.
 
 from __future__ import annotations
 
-import copy
 from fractions import Fraction
 
 import pytest
@@ -20,6 +19,7 @@ from mmcert_verified.errors import InvalidParameterError
 from mmcert_verified.reference.certify import label_bounds
 from mmcert_verified.threat_model import Budget, Method, Setting, parse_attacks
 from mmcert_verified.votes import Votes
+from json_edit import edited
 
 SETTING = Setting((108, 79380), (5, 1000), Method.MMCERT)
 ATTACK = parse_attacks("modify", 2)
@@ -41,14 +41,6 @@ def _doc(draw=confident, budgets=BUDGETS, **kw):
     result = certify_sequential(draw, "0.001", SCHEDULE, SETTING, budgets)
     return result, sequential_certificate(result, alpha="0.001", setting=SETTING, budgets=budgets, **kw)
 
-
-def _edit(doc: dict, path: list, value) -> dict:
-    out = copy.deepcopy(doc)
-    node = out
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = value
-    return out
 
 
 def test_records_the_schedule_round_samples_and_the_round_level(tmp_path):
@@ -78,7 +70,7 @@ def test_a_run_to_n_max_uses_alpha_over_j_and_records_hopeless_budgets(tmp_path)
     assert audit_file(write_certificate(doc, tmp_path / "seq.json")).status is Verdict.HOLDS
     # one more round appended to the schedule: round 5 is no longer the last, so CS.1's level there is
     # alpha / 30, not alpha / 5 -- the claims (made at alpha / 5) no longer hold
-    longer = seal(_edit(doc, ["inputs", "schedule"], [25, 50, 100, 200, 400, 800]))
+    longer = seal(edited(doc, ["inputs", "schedule"], [25, 50, 100, 200, 400, 800]))
     report = audit_file(write_certificate(longer, tmp_path / "longer.json"))
     assert report.status is Verdict.FAILS and any(r.startswith("claims.round_level") for r in report.reasons)
 
@@ -95,7 +87,7 @@ def test_a_run_to_n_max_uses_alpha_over_j_and_records_hopeless_budgets(tmp_path)
 def test_a_resealed_tamper_fails(tmp_path, path, value, reason):
     _, doc = _doc()
     assert doc["inputs"]["round"] == 3  # the tampers above are written for round 3 (N_3 = 100)
-    report = audit_file(write_certificate(seal(_edit(doc, path, value)), tmp_path / "bad.json"))
+    report = audit_file(write_certificate(seal(edited(doc, path, value)), tmp_path / "bad.json"))
     assert report.status is Verdict.FAILS
     assert any(r.startswith(reason) for r in report.reasons), report.reasons
 

@@ -11,7 +11,6 @@ on the digest; garbage is invalid (exit 2) with one line and no traceback.
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import json
 from fractions import Fraction
@@ -36,6 +35,7 @@ from mmcert_verified.feature_smoothing.certificate import (
 from mmcert_verified.feature_smoothing.encoder import SmoothedEncoder
 
 from .test_estimation import mp_bound
+from json_edit import edited
 
 CORPUS = Path(__file__).resolve().parents[1] / "audit" / "corpus"
 #: provenance pinned so files are byte-stable
@@ -73,14 +73,6 @@ def write_raw(path: Path, doc) -> Path:
     path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path
 
-
-def edited(doc: dict, keys, value) -> dict:
-    out = copy.deepcopy(doc)
-    node = out
-    for k in keys[:-1]:
-        node = node[k]
-    node[keys[-1]] = value
-    return out
 
 
 # --- round trip -----------------------------------------------------------------------------------
