@@ -499,3 +499,23 @@ def test_segmentation_lines_without_radii_from_an_earlier_version_resume_and_mer
     execute(config, shards[0], Shard(0, 2), progress=False)
     merge(tmp_path / "merged.jsonl", shards)
     assert [r["index"] for r in read_run_file(tmp_path / "merged.jsonl").records()] == [0, 1, 2]
+
+
+def test_report_draws_the_certified_metric_curves_of_a_segmentation_run(tmp_path, capsys):
+    from mmcert_verified.runs.summary import curves
+
+    cfg = write(tmp_path, SEG_RATIOS)
+    out = tmp_path / "seg.jsonl"
+    assert main(["run", str(cfg), "--out", str(out), "--quiet"]) == 0
+    assert main(["report", str(out), "--out", str(tmp_path / "plots"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)["runs"][0]
+    assert doc["task"] == "segmentation" and doc["complete"] and doc["plot"].endswith("seg.png")
+    assert (tmp_path / "plots" / "seg.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # budgets (0, 0), 2 * (1, 1), 2 * (1, 2): one curve per direction and metric, t = 0 then 2 (by hand)
+    drawn = curves(doc["summary"], "segmentation")
+    assert sorted((c.direction, c.metric) for c in drawn) == sorted(
+        (d, m) for d in ((1, 1), (1, 2)) for m in ("pixel_accuracy", "f_score", "iou"))
+    assert all(c.steps == (0, 2) for c in drawn)
+    rows = read_run_file(out).records()
+    mean0 = sum(r["pixel_accuracy"][0] for r in rows) / len(rows)
+    assert next(c for c in drawn if c.metric == "pixel_accuracy").values[0] == pytest.approx(mean0, abs=1e-15)
