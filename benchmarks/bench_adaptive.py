@@ -1,6 +1,6 @@
 """Adaptive sampling (CS.1, CS.2) against fixed N = 1000 on the reference audio-visual model (issue 14).
 
-    python benchmarks/bench_adaptive.py --inputs 40 --threads 1
+    python benchmarks/bench_adaptive.py --inputs 40 --threads 1 --single all   # the table in benchmarks/README.md
     python benchmarks/bench_adaptive.py --config av_ablation.toml      # the pooled baseline's model
 
 The model, data, k, alpha and budgets are those of ``reference_models/av_mmcert.toml`` (what ``mmcert demo``

@@ -653,6 +653,8 @@ class Certifier:
             if isinstance(schedule, (str, bytes)) or not isinstance(schedule, Sequence):
                 raise InvalidParameterError(f"a schedule is a Schedule or a list of cumulative vote counts, "
                                             f"got {type(schedule).__name__}")
+            if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in schedule):
+                raise InvalidParameterError(f"a schedule's sizes must be integers, got {list(schedule)[:8]}")
             schedule = Schedule(tuple(schedule))
         rule = bound_rule(bound)  # an unknown method fails before any vote is drawn
         from .reference.certify import alpha_fraction

@@ -122,6 +122,9 @@ def test_a_rerun_is_identical_and_the_seed_matters():
     ([], "strictly increasing"),
     ("25,50", "list of cumulative vote counts"),
     (100, "list of cumulative vote counts"),
+    ([25.5, 50], "must be integers"),
+    (["a", 50], "must be integers"),
+    ([True, 50], "must be integers"),
 ])
 def test_bad_schedules_are_precise_errors_before_any_vote(schedule, message):
     cert = certifier()
