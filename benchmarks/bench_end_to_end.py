@@ -31,11 +31,17 @@ fresh interpreter.  Overhead = (end-to-end - raw) / raw.
 ``--overhead`` prints the table issue 15 asks for: per reference model
 (``--overhead-configs``) and per N (``--n``, default 100 1000 10000), for one
 input, ``raw`` = the model's forward passes alone on already encoded
-batches (N / batch_size passes, best of 3), ``votes`` = ``Certifier.votes``
-(sampling + forward + counting), ``certify`` = the run's engine at every
-budget of the config from those votes, each ``cold`` (a fresh Certifier and
-the first certification at that N in this process) and ``warm`` (the same
-again); overhead = (votes [+ certify] - raw) / raw.
+batches (the same N / batch_size passes the votes make), ``votes`` =
+``Certifier.votes`` (sampling + forward + counting), ``certify`` = the run's
+engine at every budget of the config from those votes.  ``warm`` = best of
+``--repeat``, raw and votes interleaved (so both see the same load of a
+shared machine), in wall and CPU seconds; ``cold`` = a fresh Certifier and the
+first certification at that N in this process, once.  Overhead = (votes
+[+ certify] - raw) / raw; ``added`` = ``Certifier.votes`` with a stand-in model
+that returns stored scores, i.e. what the votes add to the forward passes
+measured directly (on a loaded machine the difference of two noisy times
+is not; added / raw is the steadier estimate of the votes' overhead).  ``--device cuda`` runs it on a GPU (and says so,
+exit 2, where there is none).
 
 Timing: best of ``--repeat`` runs after a warm-up (the minimum is the least
 noisy estimate on a shared machine); CUDA work is synchronised before the
@@ -45,6 +51,7 @@ clock is read.  Threads: torch's default unless ``--threads`` is given.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -171,7 +178,8 @@ def cold_row(path: Path, device: torch.device, inputs: int | None, workdir: Path
         fn()
         return time.perf_counter() - t0, time.process_time() - c0
 
-    startup = child([sys.executable, "-c", "import mmcert_verified.runs, mmcert_verified.certifier"])
+    torch_startup = child([sys.executable, "-c", "import torch"])
+    startup = child([sys.executable, "-c", "import torch; from mmcert_verified.cli import build_parser; build_parser()"])
     out = workdir / "cold.jsonl"
     cold = child([sys.executable, "-m", "mmcert_verified", "run", str(cfg), "--out", str(out), "--quiet",
                   "--device", str(device)])
@@ -199,16 +207,71 @@ def cold_row(path: Path, device: torch.device, inputs: int | None, workdir: Path
             raw_input[0] += min(walls) * sizes.count(b)
             raw_input[1] += min(cpus) * sizes.count(b)
     raw = (raw_input[0] * len(dataset), raw_input[1] * len(dataset))
+    # bare: what a user runs without MMCert -- a fresh interpreter imports torch, builds the same model and
+    # data set, reads every input and runs the same number of forward passes per input (on input 0's batches)
+    batches = []
+    with torch.inference_mode():
+        for b in sizes:
+            batches.append(tuple(t.cpu() for t in config.plan.sample(x, gen, b)))
+    torch.save(batches, workdir / "batches.pt")
+    (workdir / "bare.py").write_text(BARE_SCRIPT)
+    spec = json.dumps({"model": [config.model.spec, config.model.kwargs], "data": [config.data.spec, config.data.kwargs],
+                       "batches": str(workdir / "batches.pt"), "device": str(device)})
+    bare = child([sys.executable, str(workdir / "bare.py"), spec])
     for p in workdir.iterdir():
         if p.is_dir():
             shutil.rmtree(p)
         else:
             p.unlink()
     return dict(config=path.stem, inputs=len(dataset), N=config.n_samples, raw=raw, startup=startup, cold=cold,
-                first=first, warm=warm)
+                first=first, warm=warm, bare=bare, torch_startup=torch_startup)
 
 
-def overhead_rows(path: Path, ns: list[int], device: torch.device, batch: int | None) -> list[dict]:
+#: the user's alternative to ``mmcert run`` (cold_row's ``bare``): torch, the model, the data, the forward passes
+BARE_SCRIPT = """
+import importlib, json, sys
+import torch
+
+spec = json.loads(sys.argv[1])
+
+def build(entry):
+    module, name = entry[0].split(":")
+    return getattr(importlib.import_module(module), name)(**entry[1])
+
+device = torch.device(spec["device"])
+model = build(spec["model"]).to(device).eval()
+data = build(spec["data"])
+batches = [tuple(t.to(device) for t in b) for b in torch.load(spec["batches"])]
+with torch.inference_mode():
+    for i in range(len(data)):
+        data[i]
+        for batch in batches:
+            model(*batch)
+"""
+
+
+def _clocks(fn, device: torch.device) -> tuple[float, float]:
+    """(wall, CPU) seconds of one call (CPU = this process's user + sys, all its threads)."""
+    _sync(device)
+    t0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    _sync(device)
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+class StoredScores(torch.nn.Module):
+    """A stand-in model that returns scores computed beforehand (one tensor per batch size), so that
+    ``Certifier.votes`` with it costs everything the votes add to the model and nothing else."""
+
+    def __init__(self, scores: dict[int, torch.Tensor]) -> None:
+        super().__init__()
+        self.scores = scores
+
+    def forward(self, *batch: torch.Tensor) -> torch.Tensor:
+        return self.scores[batch[0].shape[0]]
+
+
+def overhead_rows(path: Path, ns: list[int], device: torch.device, batch: int | None, repeat: int) -> list[dict]:
     """Cold / warm votes and certification of one input against its raw forward time (module docstring)."""
     from mmcert_verified.certifier import Certifier, ClassificationTable, default_segmentation_engine
 
@@ -219,54 +282,77 @@ def overhead_rows(path: Path, ns: list[int], device: torch.device, batch: int | 
     dataset = config.data.build()
     inputs, label = dataset[0]
     x = tuple(torch.as_tensor(t).to(device) for t in inputs)
+    lab = np.asarray(torch.as_tensor(label).cpu())
     rows = []
     for n in ns:
         cfg = config.with_overrides(n_samples=n)
         sizes = [min(cfg.batch_size, n - d) for d in range(0, n, cfg.batch_size)]
         gen = torch.Generator(device=device).manual_seed(0)
-        raw = 0.0
         with torch.inference_mode():
-            for b in sorted(set(sizes)):
-                enc = cfg.plan.sample(x, gen, b)
-                raw += best_time(lambda: model(*enc), 3, device) * sizes.count(b)
-        out = dict(config=path.stem, N=n, raw=raw)
-        for phase in ("cold", "warm"):
-            t0 = time.perf_counter()
-            cert = Certifier(model, cfg.plan, cfg.task, cfg.classes, n_samples=n, batch_size=cfg.batch_size,
+            encoded = {b: cfg.plan.sample(x, gen, b) for b in set(sizes)}
+            stored = StoredScores({b: model(*e) for b, e in encoded.items()})
+
+        def raw():
+            with torch.inference_mode():
+                for b in sizes:  # the same forward passes as the votes make, on already encoded batches
+                    model(*encoded[b])
+
+        def certifier(net=model):
+            return Certifier(net, cfg.plan, cfg.task, cfg.classes, n_samples=n, batch_size=cfg.batch_size,
                              seed=cfg.seed, device=device)
-            counts = cert.votes(x, 0)
-            _sync(device)
-            t1 = time.perf_counter()
+
+        def certify(counts):
             if cfg.task.value == "classification":
                 ClassificationTable(cfg.plan, cfg.budgets, cfg.ratios, cfg.alpha).certify(counts)
             else:
-                lab = np.asarray(torch.as_tensor(label).cpu())
                 certify_segmentation_counts(counts, cfg.alpha, cfg.plan, cfg.budgets, labels=lab,
                                             engine=default_segmentation_engine())
-            t2 = time.perf_counter()
-            out[phase] = (t1 - t0, t2 - t1)
+
+        out = dict(config=path.stem, N=n)
+        # cold: a fresh Certifier and the first certification at this N in this process
+        holder = {}
+        votes_cold = _clocks(lambda: holder.setdefault("counts", certifier().votes(x, 0)), device)
+        out["cold"] = (votes_cold, _clocks(lambda: certify(holder["counts"]), device))
+        # warm: best of `repeat`, raw forward and votes interleaved so that both see the same machine load
+        warm, stub = certifier(), certifier(stored)
+        samples = {"raw": [], "votes": [], "certify": [], "added": []}
+        for _ in range(max(1, repeat)):
+            samples["raw"].append(_clocks(raw, device))
+            samples["votes"].append(_clocks(lambda: holder.__setitem__("counts", warm.votes(x, 0)), device))
+            samples["certify"].append(_clocks(lambda: certify(holder["counts"]), device))
+            samples["added"].append(_clocks(lambda: stub.votes(x, 0), device))
+        for key, got in samples.items():
+            out[key] = (min(w for w, _ in got), min(c for _, c in got))
         rows.append(out)
     return rows
 
 
 def overhead_table(args, device: torch.device, root: Path) -> None:
     print()
-    header = (f"{'config':<12} {'N':>6} {'raw fwd':>9} {'votes c/w':>15} {'certify c/w':>15} "
-              f"{'votes ovh c/w':>15} {'e2e ovh c/w':>17}")
+    print(f"warm = best of {args.repeat}, raw forward and votes interleaved; seconds as wall / CPU (user + sys)")
+    header = (f"{'config':<12} {'N':>6} {'raw fwd':>13} {'votes warm':>13} {'added':>13} {'certify warm':>13} "
+              f"{'added/raw':>13} {'votes ovh':>13} {'e2e ovh':>13} {'cold e2e ovh':>13}")
     print(header)
     print("-" * len(header))
     for name in args.overhead_configs:
-        for r in overhead_rows(root / f"{name}.toml", args.n, device, args.overhead_batch):
-            (vc, cc), (vw, cw) = r["cold"], r["warm"]
-            raw = r["raw"]
+        for r in overhead_rows(root / f"{name}.toml", args.n, device, args.overhead_batch, args.repeat):
+            raw, votes, cert, added = r["raw"], r["votes"], r["certify"], r["added"]
+            (vc, cc) = r["cold"]
 
-            def pct(v):
-                return f"{100 * (v - raw) / raw:.1f}%"
+            def pair(v) -> str:
+                return f"{v[0]:.3f}/{v[1]:.3f}"
 
-            print(f"{r['config']:<12} {r['N']:>6} {raw:>8.3f}s {vc:>6.3f}/{vw:.3f}s {cc:>6.3f}/{cw:.3f}s "
-                  f"{pct(vc):>7}/{pct(vw):<7} {pct(vc + cc):>8}/{pct(vw + cw):<8}", flush=True)
-    print("one input; raw fwd = forward passes alone; votes = sampling + forward + counting; certify = every budget"
-          " of the config; c/w = cold/warm; ovh = (time - raw) / raw, e2e = votes + certify")
+            def pct(*parts) -> str:
+                return "/".join(f"{100 * (sum(p[i] for p in parts) - raw[i]) / raw[i]:.1f}%" for i in (0, 1))
+
+            share = "/".join(f"{100 * added[i] / raw[i]:.1f}%" for i in (0, 1))
+            print(f"{r['config']:<12} {r['N']:>6} {pair(raw):>13} {pair(votes):>13} {pair(added):>13} "
+                  f"{pair(cert):>13} {share:>13} {pct(votes):>13} {pct(votes, cert):>13} {pct(vc, cc):>13}",
+                  flush=True)
+    print("one input; raw fwd = the votes' forward passes alone, on already encoded batches; votes = "
+          "Certifier.votes (sampling + forward + counting); added = Certifier.votes with a stand-in model that "
+          "returns stored scores (sampling + encoding + counting, no forward); certify = every budget of the "
+          "config; ovh = (time - raw) / raw; e2e = votes + certify; cold = a fresh Certifier, first certification")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -288,7 +374,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    try:
+        device = torch.device(args.device)
+    except (RuntimeError, ValueError) as exc:
+        print(f"bench_end_to_end: --device {args.device!r} is not a device torch knows ({exc})", file=sys.stderr)
+        return 2
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print(f"bench_end_to_end: --device {args.device}: no CUDA GPU on this machine; nothing measured",
+              file=sys.stderr)
+        return 2
     root = Path(__file__).resolve().parents[1] / "reference_models"
     print(f"device {device} ({torch.get_num_threads()} CPU threads), torch {torch.__version__}")
     if args.overhead or args.overhead_only:
@@ -307,8 +401,9 @@ def cold_table(args, device: torch.device, root: Path) -> None:
 
     print()
     print("seconds as wall / CPU (user + sys; on a shared machine CPU time is the steadier figure)")
-    header = (f"{'config':<12} {'inputs':>6} {'N':>4} {'raw fwd':>13} {'startup':>13} {'cold e2e':>13} "
-              f"{'cold ovh':>11} {'1st in-proc':>13} {'warm e2e':>13} {'warm ovh':>11}")
+    header = (f"{'config':<12} {'inputs':>6} {'N':>4} {'raw fwd':>11} {'torch imp':>11} {'startup':>11} "
+              f"{'bare':>11} {'cold e2e':>11} {'cold ovh':>11} {'vs bare':>9} {'1st in-proc':>11} {'warm e2e':>11} "
+              f"{'warm ovh':>11}")
     print(header)
     print("-" * len(header))
 
@@ -321,12 +416,15 @@ def cold_table(args, device: torch.device, root: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.cold_configs:
             r = cold_row(root / f"{name}.toml", device, args.inputs, Path(tmp), args.threads)
-            print(f"{r['config']:<12} {r['inputs']:>6} {r['N']:>4} {pair(r['raw']):>13} {pair(r['startup']):>13} "
-                  f"{pair(r['cold']):>13} {ovh(r['cold'], r['raw']):>11} {pair(r['first']):>13} "
-                  f"{pair(r['warm']):>13} {ovh(r['warm'], r['raw']):>11}", flush=True)
-    print("raw fwd = the model's forward passes alone; cold e2e = `mmcert run` in a fresh process; 1st in-proc ="
-          " first execute() in this process (imports done, tables cold); warm e2e = second execute(); "
-          "ovh = (e2e - raw) / raw")
+            print(f"{r['config']:<12} {r['inputs']:>6} {r['N']:>4} {pair(r['raw']):>11} "
+                  f"{pair(r['torch_startup']):>11} {pair(r['startup']):>11} {pair(r['bare']):>11} "
+                  f"{pair(r['cold']):>11} {ovh(r['cold'], r['raw']):>11} {ovh(r['cold'], r['bare']):>9} "
+                  f"{pair(r['first']):>11} {pair(r['warm']):>11} {ovh(r['warm'], r['raw']):>11}", flush=True)
+    print("raw fwd = the model's forward passes alone (best of 3 per batch); torch imp = `import torch` in a fresh "
+          "process; startup = torch + the mmcert CLI's imports; bare = a fresh script that imports torch, builds the "
+          "model and data, reads every input and runs the same forward passes (the user's alternative); cold e2e = "
+          "`mmcert run` in a fresh process; 1st in-proc = first execute() in this process (imports done, tables "
+          "cold); warm e2e = second execute(); ovh = (e2e - raw) / raw, vs bare = (cold e2e - bare) / bare")
 
 
 def per_batch_table(args, device: torch.device, root: Path) -> None:
