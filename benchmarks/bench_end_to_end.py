@@ -25,8 +25,11 @@ time of a whole ``mmcert run`` in a fresh process (``cold``: interpreter,
 imports, model and data, every table built for the first time) and of a second
 in-process ``execute`` (``warm``: imports done, caches filled), each against
 ``raw`` = the model's forward passes alone (best-of-3 forward time of one
-batch x the run's batches).  ``startup`` is the import of the run machinery in a
-fresh interpreter.  Overhead = (end-to-end - raw) / raw.
+batch x the run's batches) and ``bare`` = the user's alternative, a fresh script
+that imports torch, builds the model and data, reads every input and runs the
+same forward passes.  ``torch imp`` is ``import torch`` in a fresh interpreter,
+``startup`` torch plus the mmcert CLI's imports.  Overhead = (end-to-end - raw) /
+raw, and (cold - bare) / bare.
 
 ``--overhead`` prints the table issue 15 asks for: per reference model
 (``--overhead-configs``) and per N (``--n``, default 100 1000 10000), for one
