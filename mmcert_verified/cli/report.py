@@ -42,13 +42,18 @@ def describe(header: dict) -> dict:
     return {
         "task": cfg["task"], "method": cert.get("method"), "N": cert.get("N"), "alpha": cert.get("alpha"),
         "k": cert.get("k"), "attack": attack, "modalities": [m.get("name") for m in cfg.get("modalities", [])],
+        "bound": cert.get("bound", "bonferroni"),  # absent from the header: the default (clause RUN.11)
     }
+
+
+def _bound_note(info: dict) -> str:
+    return "" if info["bound"] == "bonferroni" else f", bound = {info['bound']}"
 
 
 def _title(path: Path, info: dict, inputs: int, total: int) -> str:
     k = ", ".join(map(str, info["k"] or []))
     return (f"{path.name}: {info['method']}, N = {info['N']}, alpha = {info['alpha']}, k = ({k}), "
-            f"attack = {info['attack']}; {inputs} of {total} inputs")
+            f"attack = {info['attack']}{_bound_note(info)}; {inputs} of {total} inputs")
 
 
 def plot(path: Path, png, info: dict, curves, inputs: int, total: int) -> None:
@@ -118,7 +123,7 @@ def run_report(args) -> int:
     for doc in docs:
         k = ", ".join(map(str, doc["k"] or []))
         print(f"{doc['path']}: {doc['task']}, {doc['method']}, N = {doc['N']}, alpha = {doc['alpha']}, k = ({k}), "
-              f"attack = {doc['attack']}; {doc['inputs']} of {doc['of']} inputs"
+              f"attack = {doc['attack']}{_bound_note(doc)}; {doc['inputs']} of {doc['of']} inputs"
               + ("" if doc["complete"] else " (incomplete: resume with mmcert run)")
               + (f"; shard {doc['shard'][0]}/{doc['shard'][1]}" if doc["shard"][1] > 1 else ""))
         for row in doc["summary"]:

@@ -519,3 +519,12 @@ def test_report_draws_the_certified_metric_curves_of_a_segmentation_run(tmp_path
     rows = read_run_file(out).records()
     mean0 = sum(r["pixel_accuracy"][0] for r in rows) / len(rows)
     assert next(c for c in drawn if c.metric == "pixel_accuracy").values[0] == pytest.approx(mean0, abs=1e-15)
+
+
+def test_report_states_a_non_default_bound_method(tmp_path, capsys):
+    out = tmp_path / "c.jsonl"
+    assert main(["run", str(write(tmp_path, COMPLEMENT)), "--out", str(out), "--limit", "2", "--quiet"]) == 0
+    assert main(["report", str(out), "--no-plots"]) == 0
+    assert "attack = modify, bound = complement; 2 of 9 inputs" in capsys.readouterr().out
+    assert main(["report", str(out), "--no-plots", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["bound"] == "complement"
