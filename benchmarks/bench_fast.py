@@ -165,6 +165,9 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-reference-seg", action="store_true")
     ap.add_argument("--classes", type=int, nargs="+", default=[7], help="(b) once per number of classes C")
     args = ap.parse_args(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print(f"bench_fast: --device {args.device}: no CUDA GPU on this machine; nothing measured", file=sys.stderr)
+        return 2
     torch.set_num_threads(args.threads)
 
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "

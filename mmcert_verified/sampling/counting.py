@@ -8,6 +8,8 @@ running counts on the model's device and dropped, so memory is
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -22,15 +24,32 @@ _SCAN_CLASSES = 8
 
 
 def _scan_argmax(logits: torch.Tensor) -> torch.Tensor:
-    """argmax over dim 1 as uint8, first maximum on ties: a scan with strict ``>`` (C <= _SCAN_CLASSES)."""
+    """argmax over dim 1 as uint8, first maximum on ties: a scan with strict ``>`` (C <= _SCAN_CLASSES).
+
+    The running index is updated arithmetically (index * (1 - better) + c * better), several times
+    faster on the CPU than ``masked_fill_`` or ``where`` on uint8; the scores are finite (V1.1), so
+    ``maximum`` is the running best.
+    """
     best = logits[:, 0]
     index = torch.zeros(best.shape, dtype=torch.uint8, device=logits.device)
     for c in range(1, logits.shape[1]):
         value = logits[:, c]
         better = value > best
-        best = torch.where(better, value, best)
-        index.masked_fill_(better, c)
+        index.mul_(~better).add_(better.view(torch.uint8), alpha=c)
+        if c + 1 < logits.shape[1]:
+            best = torch.maximum(best, value)
     return index
+
+
+def _all_finite(scores: torch.Tensor) -> bool:
+    """No NaN or infinity among float ``scores``: min and max finite (both reductions propagate NaN).
+
+    One reduction and one host transfer (float64 holds every float dtype's values exactly).
+    """
+    if scores.numel() == 0:
+        return True
+    low, high = torch.stack(torch.aminmax(scores)).to(torch.float64).tolist()
+    return math.isfinite(low) and math.isfinite(high)
 
 
 def first_argmax(logits: torch.Tensor) -> torch.Tensor:
@@ -40,6 +59,8 @@ def first_argmax(logits: torch.Tensor) -> torch.Tensor:
     CPU for a short non-last dimension (40 ms for 100 x 2 x 32 x 96, against
     4 ms here); a scan with strict ``>`` keeps the first maximum by construction.
     """
+    if logits.dim() == 2:  # the classes are the last dimension: argmax's fast path
+        return logits.argmax(dim=1)
     if logits.shape[1] > _SCAN_CLASSES:
         return logits.movedim(1, -1).contiguous().argmax(dim=-1)
     return _scan_argmax(logits).to(torch.int64)
@@ -83,16 +104,21 @@ class VoteCounter:
             )
         if logits.dtype.is_complex or not (logits.dtype.is_floating_point or logits.dtype in _INTEGER_SCORES):
             raise InvalidParameterError(f"the model's scores have dtype {logits.dtype}, not real numbers")
-        if logits.dtype.is_floating_point and not bool(torch.isfinite(logits).all()):
+        if logits.dtype.is_floating_point and not _all_finite(logits):
             what = "NaN" if bool(torch.isnan(logits).any()) else "an infinite score"
             raise InvalidParameterError(f"the model's output contains {what}: its votes would be meaningless")
         if self.spatial and self.classes <= _SCAN_CLASSES:
             # small C: one pass per class over uint8 labels beats a bincount over (label, pixel) keys
+            # (class 0 gets the rest: every output position has one vote per row)
             index = _scan_argmax(logits)
-            for c in range(self.classes):
-                self._counts[c] += (index == c).sum(dim=0, dtype=torch.int64).to(self._counts.device)
+            rest = torch.full(self.spatial, logits.shape[0], dtype=torch.int64, device=self._counts.device)
+            for c in range(1, self.classes):
+                won = (index if self.classes == 2 else index == c).sum(dim=0, dtype=torch.int64)
+                self._counts[c] += won.to(self._counts.device)
+                rest -= won.to(self._counts.device)
+            self._counts[0] += rest
             return
-        self.add_predictions(first_argmax(logits))
+        self._add(first_argmax(logits))  # labels in [0, C) by construction
 
     def add_predictions(self, pred: torch.Tensor) -> None:
         """Count a batch of labels of shape ``(B, *spatial)``."""
@@ -103,6 +129,10 @@ class VoteCounter:
         lo, hi = int(pred.min()), int(pred.max())
         if lo < 0 or hi >= self.classes:
             raise InvalidParameterError(f"predicted label {lo if lo < 0 else hi} outside [0, {self.classes - 1}]")
+        self._add(pred)
+
+    def _add(self, pred: torch.Tensor) -> None:
+        """Add labels known to lie in [0, C) (shape ``(B, *spatial)``) to the counts."""
         pred = pred.to(device=self._counts.device, dtype=torch.int64)
         if not self.spatial:
             self._counts += torch.bincount(pred, minlength=self.classes)

@@ -91,6 +91,51 @@ def test_masks_do_not_depend_on_batch_split_on_cpu():
         assert torch.equal(w, torch.cat([f, s]))
 
 
+def floyd(t: list[int], n: int) -> list[int]:
+    """Floyd's algorithm step by step (clause SAMP.4): t_j in [0, n - k + j]; a repeat keeps n - k + j."""
+    k, kept = len(t), []
+    for j, t_j in enumerate(t):
+        kept.append(n - k + j if t_j in kept else t_j)
+    return kept
+
+
+@pytest.mark.parametrize("method", [Method.MMCERT, Method.ABLATION])
+@pytest.mark.parametrize("n,k", [([6, 9, 1], [5, 3, 1]), ([30, 50], [3, 7]), ([4], [4]), ([7, 5], [0, 5])])
+def test_masks_are_floyd_on_the_streams_integers(method, n, k):
+    """SAMP.4: the masks are Floyd's algorithm, run one step at a time here, on the stream's 63-bit
+    integers (one per kept element, modality after modality, reduced modulo the step's range)."""
+    if method is Method.ABLATION:
+        k = [sum(k)]
+    segments = list(zip(n, k)) if method is Method.MMCERT else [(sum(n), k[0])]
+    batch = 40
+    words = torch.empty((batch, sum(k)), dtype=torch.int64).random_(generator=gen(9)).tolist()
+    masks = torch.cat(draw_keep_masks(gen(9), batch, n, k, method), dim=1)
+    chains = 0
+    for row, mask in zip(words, masks.tolist()):
+        want, at, col = [False] * sum(n), 0, 0
+        for n_i, k_i in segments:
+            t = [w % (n_i - k_i + j + 1) for j, w in enumerate(row[col:col + k_i])]
+            kept = floyd(t, n_i)
+            chains += sum(1 for j, t_j in enumerate(t) if n_i - k_i <= t_j < n_i - k_i + j)
+            for i in kept:
+                want[at + i] = True
+            at, col = at + n_i, col + k_i
+        assert mask == want
+    if sum(k) > 4:
+        assert chains > 0  # the rows exercise collisions with earlier steps' fallbacks (the doubling path)
+
+
+@pytest.mark.parametrize("n,k", [(6, 4), (8, 7), (9, 3)])
+def test_subsets_near_k_equal_n_are_uniform(n, k):
+    """S1 where Floyd's fallbacks chain (k close to n): every k-subset equally likely (chi-square, p = 1e-6)."""
+    draws = 300 * math.comb(n, k)
+    (mask,) = draw_keep_masks(gen(10 + n), draws, [n], [k])
+    cells = Counter(map(tuple, mask.tolist()))
+    assert len(cells) == math.comb(n, k)
+    expected = draws / len(cells)
+    assert sum((c - expected) ** 2 / expected for c in cells.values()) < _chi_square_bound(len(cells))
+
+
 def test_bad_sizes_are_rejected():
     with pytest.raises(InvalidParameterError):
         draw_keep_masks(gen(), 2, [4, 5], [5, 1])
@@ -114,6 +159,31 @@ def test_image_encoding_keeps_channels_together_and_adds_mask():
         assert torch.equal(out[0, c][grid], x[0, c][grid])
         assert torch.all(out[0, c][~grid] == -7.0)
     assert torch.equal(out[0, 3], grid.float())
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int32])
+@pytest.mark.parametrize("fill", [0.0, -0.0, -7.25, 3.0])
+@pytest.mark.parametrize("mask_channel", [True, False])
+def test_encoding_is_torch_where_bit_for_bit(dtype, fill, mask_channel):
+    """SAMP.2: ablated values are exactly fill and kept values exactly x, bit for bit (as torch.where),
+    whatever x holds -- NaN, infinities, -0.0 -- for one shared input and for a batch of inputs."""
+    mod = Modality("x", (3, 2, 5), (1, 2), 0 if mask_channel else None, Ablation(fill, mask_channel))
+    g = gen(int(fill * 4) % 7)
+    x = (torch.randn(4, 3, 2, 5, generator=g) * 100).to(dtype)
+    if dtype.is_floating_point:
+        flat = x.view(-1)
+        flat[:4] = torch.tensor([float("nan"), float("inf"), -float("inf"), -0.0]).to(dtype)
+    keep = torch.rand(4, 10, generator=g) < 0.5
+    fill_t = torch.tensor(fill, dtype=dtype)
+    bits = {2: torch.int16, 4: torch.int32, 8: torch.int64}[x.element_size()]
+    for source, rows in ((x[1], x[1].expand(4, 3, 2, 5)), (x, x)):
+        out = mod.encode(source, keep)
+        want = torch.where(keep.reshape(4, 1, 2, 5), rows, fill_t)
+        assert torch.equal(out[:, :3].contiguous().view(bits), want.view(bits))
+        if mask_channel:
+            assert torch.equal(out[:, 3], keep.reshape(4, 2, 5).to(dtype))
+        else:
+            assert out.shape == (4, 3, 2, 5)
 
 
 def test_ablated_element_differs_from_a_real_zero():
@@ -216,7 +286,20 @@ def test_nan_scores_are_refused():
         counter.add_logits(torch.tensor([[0.0, float("nan")]]))
 
 
-@pytest.mark.parametrize("classes", [1, 2, 3, 12])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.float64])
+def test_a_single_bad_score_anywhere_is_refused(bad, dtype):
+    """V1.1: one NaN or infinite score at any position of a large batch (vectorised reductions) is refused."""
+    g = gen(3)
+    logits = torch.randn(50, 2, 7, 9, generator=g).to(dtype)
+    for pos in torch.randint(0, logits.numel(), (12,), generator=g).tolist() + [0, logits.numel() - 1]:
+        scores = logits.clone()
+        scores.view(-1)[pos] = bad
+        with pytest.raises(InvalidParameterError, match="NaN" if bad != bad else "infinite"):
+            VoteCounter(2, (7, 9)).add_logits(scores)
+
+
+@pytest.mark.parametrize("classes", [1, 2, 3, 8, 12])
 def test_counting_logits_equals_counting_torch_argmax(classes):
     """V1 for segmentation: both counting paths (per-class passes, C <= 8; bincount, C > 8) agree with argmax."""
     g = gen(40 + classes)
