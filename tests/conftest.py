@@ -40,6 +40,20 @@ def _reset_mpmath_precision():
         mpmath.mp.prec = saved
 
 
+@pytest.fixture
+def one_torch_thread():
+    """torch on one thread for the test, restored after: deterministic, and fair to the shared cores.
+    A module opts in with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
 def cuda_available() -> bool:
     try:
         import torch

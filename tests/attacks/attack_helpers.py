@@ -4,21 +4,15 @@ cores) and the two certifiers the harness tests run: Theorem 1 as implemented (s
 from __future__ import annotations
 
 import pytest
-import torch
 
 from mmcert_verified.reference.theorem1 import SubsampleMasses, decide
 from mmcert_verified.threat_model import attacked_sizes
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Autouse in every module that imports it: torch on one thread for the test, restored after."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
+def one_thread(one_torch_thread):
+    """Autouse in every module that imports it: conftest's one-thread fixture."""
+    yield
 
 
 def sound(p_a, p_b, setting, budget) -> bool:

@@ -11,20 +11,11 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from mmcert_verified.cli import main
 from mmcert_verified.planning import Calibration, CalibrationRun, PlanSettings, Predictor, make_plan, read_calibration
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run(argv, capsys):

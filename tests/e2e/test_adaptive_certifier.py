@@ -20,6 +20,8 @@ from mmcert_verified.errors import InvalidParameterError
 from mmcert_verified.sampling import Modality, SamplingPlan
 from mmcert_verified.threat_model import Budget, Method
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 MODALITIES = (Modality.sequence("a", 1, 10), Modality.sequence("b", 1, 10))
 PLAN = SamplingPlan(MODALITIES, (1, 1), Method.MMCERT)
 #: r = 0 (needs p_A > p_B), and r = (1, 0): Delta = 2 (1 - 9/10) = 0.2 (T1.4), so p = 0.6 / 0.4 can never
@@ -55,16 +57,6 @@ CONFIDENT, BORDERLINE = clip(10), clip(6)
 
 def certifier(seed: int = 3, batch_size: int = 16, n_samples: int = 100, task=Task.CLASSIFICATION) -> Certifier:
     return Certifier(KeptElementVoter(), PLAN, task, 2, n_samples=n_samples, batch_size=batch_size, seed=seed)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("bound", ["bonferroni", "combined"])

@@ -14,7 +14,6 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-import torch
 
 from mmcert_verified.errors import InputFileError, InvalidParameterError
 from mmcert_verified.planning import (
@@ -29,17 +28,9 @@ from mmcert_verified.planning import (
 )
 from mmcert_verified.reference.certify import radius as ref_radius
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 BOUNDS = ("bonferroni", "complement", "combined")
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
 
 
 def hamilton(counts, N):
