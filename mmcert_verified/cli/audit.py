@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 
-from ..audit import AuditReport, Verdict, audit_files, exit_code
-
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -30,8 +28,10 @@ def printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in out)
 
 
-def line(report: AuditReport) -> str:
-    """The one-line text form of a report."""
+def line(report) -> str:
+    """The one-line text form of an :class:`~mmcert_verified.audit.AuditReport`."""
+    from ..audit import Verdict
+
     head = f"{printable(report.path)}: {report.status.value.upper()}"
     if report.status is Verdict.HOLDS:
         return f"{head} -- {printable(report.summary or '')}"
@@ -39,6 +39,8 @@ def line(report: AuditReport) -> str:
 
 
 def run_audit(args) -> int:
+    from ..audit import Verdict, audit_files, exit_code  # loaded when the verb runs, not at start-up
+
     reports = audit_files(args.files)
     code = exit_code(reports)
     if args.json:

@@ -11,7 +11,6 @@ import json
 from fractions import Fraction
 
 from ..enumeration.joint_space import DEFAULT_ATOM_LIMIT
-from ..enumeration.neyman_pearson import check_bounds, worst_case
 from ..errors import InvalidParameterError
 from ..reference.theorem1 import SubsampleMasses, decide
 from ..threat_model import Budget, Method, Setting, parse_attacks
@@ -48,6 +47,8 @@ def run_enumerate(args) -> int:
     r = int_list(args.r, "--r")
     if args.max_atoms < 1:
         raise InvalidParameterError(f"--max-atoms must be positive, got {args.max_atoms}")
+    from ..enumeration.neyman_pearson import check_bounds, worst_case  # loaded when the verb runs
+
     p_a, p_b = check_bounds(probability(args.p_a, "--p-a", open_interval=False),
                             probability(args.p_b, "--p-b", open_interval=False))
     setting = Setting(n, k, Method(args.method))
