@@ -6,7 +6,7 @@
 The model, data, k, alpha and budgets are those of ``reference_models/av_mmcert.toml`` (what ``mmcert demo``
 certifies); the first ``--inputs`` test clips.  Every forward pass goes through a wrapper that counts the
 sub-samples the model sees, so "forward passes" is measured, not derived from the results (and checked
-against ``AdaptiveCertificate.samples``).  Rows:
+against ``AdaptiveVerdicts.samples``).  Rows:
 
 * fixed N = 1000: ``Certifier.votes`` then ``certify_classification_counts`` at every budget;
 * adaptive, one schedule per row, either with every budget of the config requested at once (sampling stops

@@ -85,7 +85,7 @@ class BudgetVerdict:
 
 
 @dataclass(frozen=True)
-class ClassificationCertificate:
+class ClassificationVerdicts:
     """One input's votes and its verdict at every budget."""
 
     index: int
@@ -144,7 +144,7 @@ class SegmentationVerdict:
 
 
 @dataclass(frozen=True)
-class SegmentationCertificate:
+class SegmentationVerdicts:
     """One image's vote summary and its certified metrics at every budget."""
 
     index: int
@@ -156,7 +156,7 @@ class SegmentationCertificate:
 
 
 @dataclass(frozen=True)
-class AdaptiveCertificate:
+class AdaptiveVerdicts:
     """One input certified by adaptive sampling (clauses CS.1, CS.2): where it stopped and every verdict.
 
     ``result`` is the sequential run (stopping round, cumulative counts, that round's bounds, the
@@ -230,7 +230,7 @@ def certify_classification_counts(
     label: int | None = None,
     engine: ClassificationEngine | None = None,
     bound="bonferroni",
-) -> ClassificationCertificate:
+) -> ClassificationVerdicts:
     """Certify one input's class counts against every budget (clause T1), from the same counts.
 
     ``bound`` is the bound method (clauses CP.4-CP.7, fixed before the votes are seen: CP.5); a method
@@ -247,7 +247,7 @@ def certify_classification_counts(
         verdicts.append(BudgetVerdict(budget.r, budget.attack, bool(res.certified)))
     if prediction is None:
         prediction = int(np.argmax(np.asarray(counts)))  # no budget: the ensemble's label (V1)
-    return ClassificationCertificate(int(index), tuple(int(c) for c in counts), prediction, label, tuple(verdicts))
+    return ClassificationVerdicts(int(index), tuple(int(c) for c in counts), prediction, label, tuple(verdicts))
 
 
 class ClassificationTable:
@@ -608,7 +608,7 @@ class Certifier:
         *,
         label=None,
         engine: Callable[..., Any] | None = None,
-    ) -> ClassificationCertificate | SegmentationCertificate:
+    ) -> ClassificationVerdicts | SegmentationVerdicts:
         """Votes of input ``index`` certified at every budget (the counts are drawn once)."""
         counts = self.votes(inputs, index)
         if self.task is Task.CLASSIFICATION:
@@ -618,7 +618,7 @@ class Certifier:
             )
         labels = None if label is None else np.asarray(torch.as_tensor(label).cpu())
         verdicts = certify_segmentation_counts(counts, alpha, self.plan, budgets, labels=labels, engine=engine)[0]
-        return SegmentationCertificate(int(index), int(np.prod(counts.shape[1:])), tuple(verdicts))
+        return SegmentationVerdicts(int(index), int(np.prod(counts.shape[1:])), tuple(verdicts))
 
     def certify_adaptive(
         self,
@@ -630,7 +630,7 @@ class Certifier:
         *,
         bound="bonferroni",
         label=None,
-    ) -> "AdaptiveCertificate":
+    ) -> "AdaptiveVerdicts":
         """Clauses CS.1 and CS.2: votes of input ``index`` drawn in rounds, stopping once every budget is decided.
 
         Round j draws the next N_j - N_(j-1) sub-samples of the input's own stream (``input_generator(seed,
@@ -678,17 +678,17 @@ class Certifier:
         with torch.inference_mode():
             result = certify_sequential(draw, alpha, schedule, setting, budgets, rule.name.value)
         verdicts = tuple(BudgetVerdict(b.r, b.attack, ok) for b, ok in zip(budgets, result.certified))
-        return AdaptiveCertificate(int(index), None if label is None else int(label), alpha, rule.name,
+        return AdaptiveVerdicts(int(index), None if label is None else int(label), alpha, rule.name,
                                    result, verdicts)
 
 
 __all__ = [
-    "AdaptiveCertificate",
+    "AdaptiveVerdicts",
     "BudgetVerdict",
     "Certifier",
-    "ClassificationCertificate",
+    "ClassificationVerdicts",
     "ClassificationTable",
-    "SegmentationCertificate",
+    "SegmentationVerdicts",
     "SegmentationVerdict",
     "Task",
     "certify_classification_counts",
