@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import given, strategies as st
@@ -101,12 +100,3 @@ def test_cli_bound_flag(capsys):
     assert out["bonferroni"]["radius"] == 6 and out["complement"]["radius"] == 7
     assert main(["certify", *base, "--r", "7,7", "--bound", "complement"]) == 0
     assert json.loads(capsys.readouterr().out)["certified"] is True
-
-
-def test_cli_segment_other_bounds_are_refused(tmp_path, capsys):
-    votes = tmp_path / "v.npy"
-    np.save(votes, np.array([[[9, 9]], [[1, 1]]], dtype=np.int64))
-    code = main(["segment", "--counts", str(votes), "--alpha", "0.001", "--n", "2,2", "--k", "1,1", "--r", "0,0",
-                 "--attack", "modify", "--bound", "complement"])
-    err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "--bound complement" in err
