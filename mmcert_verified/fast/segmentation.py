@@ -381,6 +381,10 @@ class _Store:
         self.keys, self.codes = k[order], np.concatenate([self.codes, codes])[order]
 
 
+#: the running total of len(store) over _CACHE (kept by _store, _remember and _evict; O(1) per call)
+_PAIRS = [0]
+
+
 def _store(N: int, C: int, prob: ref.SegmentationProblem, floor) -> _Store:
     key = (N, C, prob.alpha, prob.bound, prob.setting, prob.budget, floor)
     store = _CACHE.get(key)
@@ -390,14 +394,23 @@ def _store(N: int, C: int, prob: ref.SegmentationProblem, floor) -> _Store:
     return store
 
 
+def _remember(store: _Store, keys: np.ndarray, codes: np.ndarray) -> None:
+    store.add(keys, codes)
+    _PAIRS[0] += int(keys.size)
+
+
 def _evict() -> None:
-    while sum(len(s) for s in _CACHE.values()) > CACHE_PAIRS and len(_CACHE) > 1:
-        _CACHE.popitem(last=False)
+    """Drop the least recently used problems while more than CACHE_PAIRS pairs are memoised (the newest
+    problem always stays)."""
+    while _PAIRS[0] > CACHE_PAIRS and len(_CACHE) > 1:
+        _, old = _CACHE.popitem(last=False)
+        _PAIRS[0] -= len(old)
 
 
 def clear_cache() -> None:
     """Forget every memoised alpha* (the benchmarks measure the cold path after it)."""
     _CACHE.clear()
+    _PAIRS[0] = 0
 
 
 def cache_pairs() -> int:
@@ -420,7 +433,7 @@ def alpha_star_codes(n_a: np.ndarray, n_b: np.ndarray, N: int, C: int, prob: ref
     if not found.all():
         miss = np.flatnonzero(~found)
         codes[miss] = store.problem.codes(n_a[miss], n_b[miss])
-        store.add(keys[miss], codes[miss])
+        _remember(store, keys[miss], codes[miss])
     return codes
 
 

@@ -58,6 +58,11 @@ def test_alpha_star_cache_is_bounded(monkeypatch):
         votes[:, 0, 0] = (N - 1, 1)
         fastseg.segment(votes, "0.01", n=(4, 4), k=(1, 1), r=(0, 0), attack="modify")
     assert fastseg.cache_pairs() <= 4 + 2  # one problem (2 pairs here) may exceed the bound
+    # each image is a new problem with 2 distinct pairs; eviction runs before a problem's pairs are added,
+    # so a bound of 4 leaves the 2 previous problems plus the newest: exactly 6 (a miscount leaves more or fewer)
+    assert fastseg.cache_pairs() == 6
+    fastseg.clear_cache()
+    assert fastseg.cache_pairs() == 0
 
 
 # --- item 9: bad input is one line and exit 2, never a traceback --------------------------------
