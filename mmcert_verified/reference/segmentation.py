@@ -328,23 +328,15 @@ def metrics_from_confusion(
     classes = conf.shape[0]
     stable_total = int(conf.sum())
     correct = int(np.trace(conf))
-    if segmented_attack is Attack.MODIFY:
-        pa = correct / n_o
-    elif segmented_attack is Attack.ADD:
-        pa = correct / (n_o + r_o)
-    else:
-        pa = max(correct - r_o, 0) / (n_o - r_o)
+    rule = Attack(segmented_attack).rule  # how the attack's r_o pixels count (SEG.5: threat/attacks.py)
+    pa = rule.pixel_accuracy(correct, n_o, r_o)
     fs, ious = [], []
     for c in range(classes):
         tp = int(conf[c, c])
         tn = stable_total - (int(conf[c, :].sum()) + int(conf[:, c].sum()) - tp)
         fp = int(pred_count[c]) - tp
         fn = (n_o - int(pred_count[c])) - tn
-        wrong = fp + fn
-        if segmented_attack is Attack.ADD:
-            wrong += r_o
-        elif segmented_attack is Attack.DELETE:
-            tp = max(tp - r_o, 0)
+        tp, wrong = rule.worst_counts(tp, fp + fn, r_o)
         fs.append(_ratio(2 * tp, 2 * tp + wrong))
         ious.append(_ratio(tp, tp + wrong))
     return SegmentationMetrics(pa, float(np.mean(fs)), float(np.mean(ious)), tuple(fs), tuple(ious))
@@ -489,7 +481,7 @@ def segmentation_problem(
                 f"--segmented-attack {seg_att.value} --r-o {seg_r} disagrees with modality {o + 1}'s "
                 f"--attack {att_o.value} --r {r_here}: the per-pixel certificate must cover the same attack"
             )
-    if seg_att is Attack.DELETE and seg_r >= pixels:
+    if seg_att.rule.after(pixels, seg_r) <= 0:  # deleting r_o >= all the segmented elements
         raise InvalidParameterError(f"deleting r_o = {seg_r} of {pixels} segmented elements leaves none")
     masses = SubsampleMasses.of(attacked_sizes(setting, budget))
     return SegmentationProblem(alpha_fraction(alpha), setting, budget, masses, seg_att, seg_r, bound_name)
