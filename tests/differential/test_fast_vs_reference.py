@@ -37,7 +37,6 @@ from hypothesis import strategies as st
 from mmcert_verified.errors import InvalidParameterError
 from mmcert_verified.fast.classify import certify_batch, radius_batch, top_two
 from mmcert_verified.reference import certify as ref
-from mmcert_verified.threat_model import Attack, Method, Setting, max_radius_multiplier, parse_attacks
 from mmcert_verified.votes import Votes
 
 ATTACKS = ["modify", "add", "delete"]
