@@ -7,7 +7,8 @@ records everything that changes an input's votes and nothing that does not:
   *type*: ``cuda:0`` and ``cuda:1`` of one GPU model are the same run) and,
   on the CPU, less ``certify.batch_size`` (CPU votes do not depend on it,
   clause SAMP.3; on CUDA they may, so it stays);
-* the torch version (it owns the random streams);
+* the torch version (it owns the random streams) and the sampling scheme (``sampling.SAMPLING_SCHEME``,
+  clause SAMP.4: how the stream's numbers become keep masks; a new scheme gives other votes per seed);
 * the model's weights (:func:`model_digest`) and the data set's size and
   first input (``data_probe_sha256``, a cheap check that the data did not
   change; every result line also carries its own input's SHA-256);
@@ -23,6 +24,7 @@ import os
 from dataclasses import dataclass
 
 from ..errors import InvalidParameterError
+from ..sampling.subsample import SAMPLING_SCHEME
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ def identity(config_json: dict, runtime: Runtime, model_sha256: str, inputs: int
     if runtime.device_type == "cpu":
         cert.pop("batch_size", None)
     doc["runtime"] = runtime.identity()
+    doc["sampling"] = SAMPLING_SCHEME
     doc["model_sha256"] = model_sha256
     doc["data"] = {**doc["data"], "inputs": inputs, "data_probe_sha256": probe_sha256}
     return doc

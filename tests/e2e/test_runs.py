@@ -242,6 +242,20 @@ def test_identity_ignores_the_cuda_index_but_not_the_gpu_model():
     assert on_cuda["runtime"]["determinism"] == det
 
 
+def test_the_sampling_scheme_is_part_of_the_identity(tmp_path, monkeypatch):
+    """RUN.6 / SAMP.4: votes drawn by another mask scheme must not be resumed or merged with this one's."""
+    from mmcert_verified.runs import identity as identity_module
+
+    config = load_config(write(tmp_path, CLASSIFICATION))
+    out = tmp_path / "out.jsonl"
+    monkeypatch.setattr(identity_module, "SAMPLING_SCHEME", "an-earlier-scheme")
+    execute(config, out, limit=1, progress=False)
+    assert json.loads(out.read_text().splitlines()[0])["identity"]["sampling"] == "an-earlier-scheme"
+    monkeypatch.undo()
+    with pytest.raises(InputFileError, match=r"different config \(differs in: sampling\)"):
+        execute(config, out, progress=False)
+
+
 def test_a_run_file_of_the_previous_format_is_a_clear_error(tmp_path, capsys):
     cfg = write(tmp_path, CLASSIFICATION)
     old = tmp_path / "old.jsonl"
