@@ -130,7 +130,7 @@ def statistics(task: str, method: Method, bound: BoundName) -> dict:
     if task != "av":
         return {"bound": BoundName.BONFERRONI.value, "clause": "SEG.1-SEG.3",
                 "description": "per-pixel alpha* from Clopper-Pearson at level/C, Holm step-down over the pixels "
-                               "(segmentation takes only bonferroni)"}
+                               "(two classes: every bound method gives the same alpha*, SEG.1)"}
     rule = bound_rule(bound)
     return {"bound": rule.name.value, "clause": rule.clause, "description": _BOUND_WORDS[rule.name]}
 

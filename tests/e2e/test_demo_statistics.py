@@ -32,7 +32,7 @@ def test_default_statistics_per_side():
     s = DemoSettings()
     assert s.bound("av", Method.MMCERT).value == "bonferroni"
     assert s.bound("av", Method.ABLATION).value == "complement"
-    assert s.bound("road", Method.ABLATION).value == "bonferroni"  # segmentation takes only bonferroni
+    assert s.bound("road", Method.ABLATION).value == "bonferroni"  # the demo keeps bonferroni for segmentation
 
 
 @pytest.mark.parametrize("bound", ["complement", "combined"])
