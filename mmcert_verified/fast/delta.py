@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..threat_model import Attack, Method, Setting
+from ..threat_model import Attack, Setting
 from .ratios import FLOAT_EXACT_MAX, TABLE_MAX, U, log_comb_lower, log_ratio_table
 
 
@@ -27,9 +27,7 @@ class DeltaBounds:
 
 def sampled_lists(setting: Setting):
     """(n, k) of each sub-sampled list: one per modality, or the pooled one."""
-    if setting.method is Method.MMCERT:
-        return list(zip(setting.n, setting.k))
-    return [(sum(setting.n), setting.k[0])]
+    return setting.method.scheme.lists(setting.n, setting.k)
 
 
 def float_exact(setting: Setting, budgets: np.ndarray) -> bool:
@@ -58,39 +56,25 @@ def delta_bounds(setting: Setting, budgets: np.ndarray, attacks: Sequence[Attack
         dst += tab.values[r]
         dst_err += tab.err[r]
 
-    if setting.method is Method.MMCERT:
-        for i, ((n, k), att) in enumerate(zip(sampled_lists(setting), attacks)):
-            r = budgets[:, i]
-            if att is Attack.ADD:
-                add(log_p, err_p, n, k, r, True)
-            else:
-                invalid |= r > n
-                rc = np.minimum(r, n)
-                add(log_e, err_e, n, k, rc, False)
-                if att is Attack.DELETE:
-                    add(log_p, err_p, n, k, rc, False)
-                    invalid |= (n - r) < k
-    else:
-        (n, k), = sampled_lists(setting)
-        shrink = np.zeros(R, dtype=np.int64)
-        grow = np.zeros(R, dtype=np.int64)
-        for i, att in enumerate(attacks):
-            r = budgets[:, i]
-            if att is Attack.ADD:
-                grow += r
-            else:
+    # one pass per sub-sampled list (its modalities: one each for MMCert, all for the pooled baseline, S4);
+    # each attack contributes loss * r lost originals and growth * r to the list's length (S3, threat/attacks.py)
+    members = setting.method.scheme.sampled([[i] for i in range(setting.modalities)])
+    for (n, k), modalities in zip(sampled_lists(setting), members):
+        lost = np.zeros(R, dtype=np.int64)
+        change = np.zeros(R, dtype=np.int64)
+        for i in modalities:
+            rule, r = attacks[i].rule, budgets[:, i]
+            if rule.removes:
                 invalid |= r > setting.n[i]
-                shrink += r
-                if att is Attack.DELETE:
-                    grow -= r
-        invalid |= shrink > n
-        shrink = np.minimum(shrink, n)
-        add(log_e, err_e, n, k, shrink, False)
-        if (grow > 0).any():
-            g = np.maximum(grow, 0)
-            add(log_p, err_p, n, k, g, True)
-        if (grow < 0).any():
-            d = np.maximum(-grow, 0)
+            lost += rule.loss * r
+            change += rule.growth * r
+        invalid |= lost > n
+        if (lost > 0).any():
+            add(log_e, err_e, n, k, np.minimum(lost, n), False)
+        if (change > 0).any():
+            add(log_p, err_p, n, k, np.maximum(change, 0), True)
+        if (change < 0).any():
+            d = np.minimum(np.maximum(-change, 0), n)
             add(log_p, err_p, n, k, d, False)
             invalid |= (n - d) < k
     with np.errstate(over="ignore", invalid="ignore"):

@@ -512,3 +512,33 @@ def test_decline_and_deferral_rates_large_sample():
     assert radius_wrong == 0
     assert declines / decisions < 1e-4
     assert declines > 0 or 3 / decisions <= 1e-4  # zero declines in >= 30,000: rate < 1e-4 at 95%
+
+
+def test_undecidable_gaps_are_handed_to_the_reference(monkeypatch):
+    """F.4: where the float gap bracket [G_lo, G_hi] straddles Delta the engine may neither certify nor decline
+    on its own: it asks the reference.  The brackets are widened by 1/2 here (a stand-in for float error),
+    so every pair the reference certifies with a margin below 1/2 must still come out certified."""
+    import dataclasses
+
+    import mmcert_verified.fast.classify as fc
+
+    real = fc.gap_bounds
+
+    def wide(*args, **kwargs):
+        g = real(*args, **kwargs)
+        return dataclasses.replace(g, lo=g.lo - 0.5, hi=g.hi + 0.5)
+
+    monkeypatch.setattr(fc, "gap_bounds", wide)
+    n, k = (108, 79380), (5, 1000)
+    counts = [[100, 0, 0], [90, 10, 0], [70, 20, 10], [55, 45, 0]]
+    budgets = [[t, t] for t in range(0, 10)]
+    asked = []
+
+    def reference(b, j):
+        asked.append((b, j))
+        return ref.certify(counts[b], "0.001", n, k, budgets[j], "modify").certified
+
+    got = certify_batch(counts, "0.001", n, k, budgets, "modify", "mmcert", reference=reference).certified
+    want = [[ref.certify(c, "0.001", n, k, r, "modify").certified for r in budgets] for c in counts]
+    assert got.tolist() == want
+    assert any(map(any, want)) and asked  # some pairs are certified, and the engine did defer
