@@ -151,7 +151,7 @@ def draw_keep_masks(
     if batch < 0:
         raise InvalidParameterError(f"batch must be non-negative, got {batch}")
     device = generator.device
-    segments = ((sum(n), k[0]),) if method is Method.ABLATION else tuple(zip(n, k))
+    segments = tuple(method.scheme.lists(n, k))  # the sub-sampled lists (S1 per modality, S4 pooled)
     cols = _columns(segments, device)
     words = torch.empty((batch, sum(k)), dtype=torch.int64, device=device).random_(generator=generator)
     mask = torch.zeros((batch, cols.width), dtype=torch.bool, device=device)
