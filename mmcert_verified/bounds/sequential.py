@@ -15,6 +15,7 @@ bound applied at every round does not: its failures accumulate over the rounds
 from __future__ import annotations
 
 import enum
+import numbers
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Sequence
@@ -34,6 +35,11 @@ class Schedule:
     sizes: tuple[int, ...]
 
     def __post_init__(self) -> None:
+        if isinstance(self.sizes, (str, bytes)) or not hasattr(self.sizes, "__iter__"):
+            raise InvalidParameterError(f"a schedule is a sequence of integer sizes, got {self.sizes!r}")
+        bad = [x for x in self.sizes if isinstance(x, bool) or not isinstance(x, numbers.Integral)]
+        if bad:  # 25.5 is not a number of votes (never truncated)
+            raise InvalidParameterError(f"schedule sizes must be integers, got {bad[0]!r}")
         s = tuple(int(x) for x in self.sizes)
         if not s or s[0] < 1 or any(b <= a for a, b in zip(s, s[1:])):
             raise InvalidParameterError(f"a schedule needs strictly increasing positive sizes, got {list(s)[:8]}")

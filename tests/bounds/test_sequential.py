@@ -122,3 +122,16 @@ def test_certify_sequential_keeps_alpha_under_optional_stopping_where_fixed_leve
     fixed = _wrong_certificates(_FixedLevels(sizes), paths, seed=2)
     assert cp_upper(sequential, paths, Fraction(1, 1000)) <= ALPHA
     assert cp_lower(fixed, paths, Fraction(1, 1000)) > ALPHA
+
+
+@pytest.mark.parametrize("sizes", [(25.5, 50), ("25", 50), (True, 5), "2550", 25])
+def test_schedule_refuses_what_is_not_a_list_of_integer_sizes(sizes):
+    """CS.1: a schedule's sizes are numbers of votes; 25.5 is refused, never truncated to 25."""
+    with pytest.raises(InvalidParameterError):
+        Schedule(sizes)
+
+
+def test_schedule_accepts_numpy_integers():
+    import numpy as np
+
+    assert Schedule(tuple(np.array([25, 50]))).sizes == (25, 50)
