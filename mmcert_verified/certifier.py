@@ -84,15 +84,8 @@ class BudgetVerdict:
         return {"r": list(self.r), "attack": [a.value for a in self.attack], "certified": self.certified}
 
 
-@dataclass(frozen=True)
-class ClassificationVerdicts:
-    """One input's votes and its verdict at every budget."""
-
-    index: int
-    counts: tuple[int, ...]
-    prediction: int
-    label: int | None
-    verdicts: tuple[BudgetVerdict, ...]
+class LabelledVerdicts:
+    """What every classification verdict list answers from its ``label``, ``prediction`` and ``verdicts``."""
 
     @property
     def correct(self) -> bool | None:
@@ -102,14 +95,22 @@ class ClassificationVerdicts:
         """Per budget: certified and equal to the true label (the paper's Eq. 15 indicator)."""
         return tuple(v.certified and bool(self.correct) for v in self.verdicts)
 
+    def json_head(self) -> dict:
+        return {"index": self.index, "label": self.label, "prediction": self.prediction, "counts": list(self.counts)}
+
+
+@dataclass(frozen=True)
+class ClassificationVerdicts(LabelledVerdicts):
+    """One input's votes and its verdict at every budget."""
+
+    index: int
+    counts: tuple[int, ...]
+    prediction: int
+    label: int | None
+    verdicts: tuple[BudgetVerdict, ...]
+
     def to_json(self) -> dict:
-        return {
-            "index": self.index,
-            "label": self.label,
-            "prediction": self.prediction,
-            "counts": list(self.counts),
-            "budgets": [v.to_json() for v in self.verdicts],
-        }
+        return {**self.json_head(), "budgets": [v.to_json() for v in self.verdicts]}
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ class SegmentationVerdicts:
 
 
 @dataclass(frozen=True)
-class AdaptiveVerdicts:
+class AdaptiveVerdicts(LabelledVerdicts):
     """One input certified by adaptive sampling (clauses CS.1, CS.2): where it stopped and every verdict.
 
     ``result`` is the sequential run (stopping round, cumulative counts, that round's bounds, the
@@ -195,20 +196,9 @@ class AdaptiveVerdicts:
         """alpha_j of the stopping round (CS.1): the family level its bounds were taken at."""
         return self.schedule.level(self.alpha, self.round)
 
-    @property
-    def correct(self) -> bool | None:
-        return None if self.label is None else self.prediction == self.label
-
-    def certified_correct(self) -> tuple[bool, ...]:
-        """Per budget: certified and equal to the true label (the paper's Eq. 15 indicator)."""
-        return tuple(v.certified and bool(self.correct) for v in self.verdicts)
-
     def to_json(self) -> dict:
         return {
-            "index": self.index,
-            "label": self.label,
-            "prediction": self.prediction,
-            "counts": list(self.counts),
+            **self.json_head(),
             "samples": self.samples,
             "round": self.round,
             "schedule": list(self.schedule.sizes),
