@@ -59,6 +59,12 @@ def shared_attack(budgets: Sequence[Budget], modalities: int) -> tuple[Attack, .
     return attack
 
 
+def threat_inputs(setting: Setting, attack: Sequence[Attack], alpha_text: str) -> dict:
+    """The ``inputs`` members every budget-list certificate starts with (CERT.4, CERT.5), in their order."""
+    return {"method": setting.method.value, "n": list(setting.n), "k": list(setting.k),
+            "attack": [a.value for a in attack], "alpha": alpha_text}
+
+
 def check_samples(total: int, samples: int | None) -> int:
     """N as recorded: the samples drawn; the votes must sum to it (clause CERT.4)."""
     if samples is None:
@@ -135,11 +141,7 @@ def classification_per_input_certificate(
     radii = [radius(counts, alpha_q, setting.n, setting.k, ratio, attack_v, setting.method, bound) for ratio in ratios]
     doc = certificate_header(Kind.CLASSIFICATION_PER_INPUT)
     doc["inputs"] = {
-        "method": setting.method.value,
-        "n": list(setting.n),
-        "k": list(setting.k),
-        "attack": attack_v,
-        "alpha": text,
+        **threat_inputs(setting, attack, text),
         "counts": counts,
         "N": n_total,
         "budgets": [list(b.r) for b in budgets],
@@ -203,11 +205,7 @@ def write_segmentation_per_input_certificate(
     data, votes_ref = sidecar_votes(path, votes, labels)
     doc = certificate_header(Kind.SEGMENTATION_PER_INPUT)
     doc["inputs"] = {
-        "method": setting.method.value,
-        "n": list(setting.n),
-        "k": list(setting.k),
-        "attack": [a.value for a in attack],
-        "alpha": text,
+        **threat_inputs(setting, attack, text),
         "N": n_total,
         "budgets": [list(b.r) for b in budgets],
         "segmented_modality": int(segmented_modality),

@@ -25,7 +25,7 @@ from typing import Sequence
 from .bounds.sequential import Schedule, SequentialResult, budget_status, round_bounds
 from .certificate import Provenance, bound_rule, certificate_header, recorded_alpha
 from .certificate_format import MAX_ROUNDS, Kind, exact_text, gap_text, seal
-from .certificate_per_input import shared_attack
+from .certificate_per_input import shared_attack, threat_inputs
 from .errors import InvalidParameterError
 from .reference.certify import alpha_fraction
 from .reference.theorem1 import SubsampleMasses, decide
@@ -95,11 +95,7 @@ def sequential_certificate(
         raise InvalidParameterError("the sequential result was computed for another alpha, setting or budgets")
     doc = certificate_header(Kind.CLASSIFICATION_SEQUENTIAL)
     doc["inputs"] = {
-        "method": setting.method.value,
-        "n": list(setting.n),
-        "k": list(setting.k),
-        "attack": [a.value for a in attack],
-        "alpha": text,
+        **threat_inputs(setting, attack, text),
         "counts": counts,
         "N": result.samples,
         "schedule": list(schedule.sizes),
