@@ -28,7 +28,7 @@ from torch import nn
 
 from mmcert_verified.bounds.sequential import Schedule
 from mmcert_verified.certifier import Certifier, certify_classification_counts
-from mmcert_verified.demo import reference_config_dir
+from reference_models.demo import reference_config_dir
 from mmcert_verified.runs import load_config
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from mmcert_verified.certifier import Certifier
-from mmcert_verified.demo import reference_config_dir
+from reference_models.demo import reference_config_dir
 from mmcert_verified.planning import PlanSettings, Predictor, calibrate, certified_correct_radii, make_plan
 from mmcert_verified.runs import load_config
 

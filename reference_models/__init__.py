@@ -5,6 +5,7 @@
 * ``*_data`` -- deterministic data generators; ``*_model`` -- the networks;
   ``train_av`` / ``train_road`` -- training scripts; ``tune_k`` -- the baseline's k
 * ``weights/*.safetensors`` -- committed weights; ``*.toml`` -- the demo's run configs
+* :mod:`.demo` -- ``mmcert demo`` itself (the verb in ``mmcert_verified.cli.demo`` loads it lazily)
 
 The data are synthetic stand-ins for RAVDESS and KITTI Road, which cannot be fetched where this
 package is built; ``docs/end_to_end.md`` says how to point the same pipeline at the real data.

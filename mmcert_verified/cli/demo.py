@@ -32,7 +32,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..demo import DemoSettings, format_table, run_demo
+    from reference_models.demo import DemoSettings, format_table, run_demo
     from ..errors import InvalidParameterError
 
     for name in ("av_inputs", "road_inputs", "n_samples"):

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from mmcert_verified.cli import main
-from mmcert_verified.demo import OUTPUTS, DemoSettings, run_demo
+from reference_models.demo import OUTPUTS, DemoSettings, run_demo
 from mmcert_verified.errors import InputFileError
 
 TINY = DemoSettings(av_inputs=7, road_inputs=2, n_samples=20)

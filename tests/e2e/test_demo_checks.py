@@ -3,7 +3,7 @@ report each kind of bad one (so the full demo's "passed" means something)."""
 
 from __future__ import annotations
 
-from mmcert_verified.demo import Curve, TaskResult, check
+from reference_models.demo import Curve, TaskResult, check
 from mmcert_verified.threat_model import Method
 
 

@@ -13,7 +13,7 @@ import torch
 
 from mmcert_verified.cli import main
 from mmcert_verified.certifier import Certifier, certify_classification_counts
-from mmcert_verified.demo import DemoSettings, certify_classification_task, reference_config_dir, run_demo
+from reference_models.demo import DemoSettings, certify_classification_task, reference_config_dir, run_demo
 from mmcert_verified.errors import InvalidParameterError
 from mmcert_verified.reference.certify import certify as ref_certify
 from mmcert_verified.runs import load_config

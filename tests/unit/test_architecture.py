@@ -134,7 +134,7 @@ def test_no_private_names_across_modules():
     assert offenders == []
 
 
-@pytest.mark.parametrize("allowed", [{"mmcert_verified.demo", "mmcert_verified.cli.demo"}])
+@pytest.mark.parametrize("allowed", [{"mmcert_verified.cli.demo"}])
 def test_library_core_does_not_depend_on_reference_models(allowed):
     offenders = sorted({module for module, path in MODULES.items() for target, _, _ in _imports(path)
                         if target.split(".")[0] == "reference_models" and module not in allowed})
