@@ -18,21 +18,11 @@ from fractions import Fraction
 
 import pytest
 
-from mmcert_verified.cli import main
+from cli_run import run, run_json
 from mmcert_verified.reference.clopper_pearson import cp_lower, cp_upper, decimal_string
 
 RAV = ["--counts", "100,0,0,0,0,0,0", "--alpha", "0.001", "--n", "108,79380", "--k", "5,1000",
        "--attack", "modify", "--engine", "reference"]
-
-
-def run(argv, capsys):
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse usage errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def significant_digits(text: str) -> int:
@@ -69,17 +59,14 @@ def test_certify_json_fields_ravdess(capsys):
 
 
 def test_certify_not_certified_at_9(capsys):
-    code, out, _ = run(["certify", *RAV, "--r", "9,9", "--json"], capsys)
-    assert code == 0
-    assert json.loads(out)["certified"] is False
+    doc, _ = run_json(["certify", *RAV, "--r", "9,9", "--json"], capsys)
+    assert doc["certified"] is False
 
 
 def test_certify_ablation_json(capsys):
     argv = ["certify", "--counts", "100,0,0,0,0,0,0", "--alpha", "0.001", "--n", "108,79380", "--k", "3000",
             "--r", "8,8", "--attack", "modify", "--method", "ablation", "--engine", "reference", "--json"]
-    code, out, _ = run(argv, capsys)
-    assert code == 0
-    doc = json.loads(out)
+    doc, _ = run_json(argv, capsys)
     assert doc["method"] == "ablation" and doc["k"] == [3000]
     assert doc["certified"] is False  # paper Figure 1: the baseline does not certify r1 = r2 = 8
 
@@ -93,9 +80,7 @@ def test_certify_text_output(capsys):
 def test_certify_per_modality_attacks(capsys):
     argv = ["certify", "--counts", "100,0", "--alpha", "0.002", "--n", "10,10", "--k", "2,2", "--r", "1,1",
             "--attack", "modify,add", "--engine", "reference", "--json"]
-    code, out, _ = run(argv, capsys)
-    assert code == 0
-    doc = json.loads(out)
+    doc, _ = run_json(argv, capsys)
     assert doc["attack"] == ["modify", "add"]
     # hand: P_n = 45*45 = 2025, P_n' = 45*55 = 2475, P_e = 36*45 = 1620, threshold = 2025 + 2475 - 3240 = 1260;
     # a = floor(2025 * 0.93325) = 1889, b = ceil(2025 * 0.066746) = 136, a - b = 1753 > 1260
@@ -120,9 +105,7 @@ def test_radius_null_when_not_certified_at_zero(capsys):
     # a 50/50 tie: p_A lower < 1/2 < p_B upper, not certified even at r = 0
     argv = ["radius", "--counts", "50,50", "--alpha", "0.001", "--n", "10", "--k", "2", "--ratio", "1",
             "--attack", "modify", "--engine", "reference", "--json"]
-    code, out, _ = run(argv, capsys)
-    assert code == 0
-    doc = json.loads(out)
+    doc, out = run_json(argv, capsys)
     assert doc["radius"] is None
     assert "null" in out  # JSON null, not a string or -1
 
@@ -132,9 +115,8 @@ def test_radius_hand_case(capsys):
     base = ["--counts", "100,0", "--alpha", "0.002", "--n", "10", "--k", "2", "--ratio", "1", "--engine",
             "reference", "--json"]
     for attack, expected in (("modify", 2), ("add", 3), ("delete", 5)):
-        code, out, _ = run(["radius", *base, "--attack", attack], capsys)
-        assert code == 0
-        assert json.loads(out)["radius"] == expected
+        doc, _ = run_json(["radius", *base, "--attack", attack], capsys)
+        assert doc["radius"] == expected
 
 
 # ---------------------------------------------------------------------------

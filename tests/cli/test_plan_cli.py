@@ -12,19 +12,10 @@ import json
 import numpy as np
 import pytest
 
-from mmcert_verified.cli import main
+from cli_run import run
 from mmcert_verified.planning import Calibration, CalibrationRun, PlanSettings, Predictor, make_plan, read_calibration
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def run(argv, capsys):
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def calibration():

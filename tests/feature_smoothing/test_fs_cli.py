@@ -14,20 +14,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from mmcert_verified.cli import main
+from cli_run import run
 from mmcert_verified.feature_smoothing import ScoreBound, statistics_from_cosines
 
 from . import mp_reference as mp
 from .test_estimation import mp_bound
-
-
-def run(argv, capsys):
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_certify_contract(capsys):
