@@ -70,6 +70,13 @@ class AlgebraCheck:
     residual: sp.Expr
     holds: bool
 
+    @classmethod
+    def vanishing(cls, clause: str, statement: str, *residuals: sp.Expr, provided: bool = True) -> "AlgebraCheck":
+        """The check that every one of ``residuals`` is 0: ``residual`` is their column matrix, and
+        ``holds`` is true exactly when that matrix is zero and ``provided`` (a side condition) is true."""
+        residual = sp.Matrix(list(residuals))
+        return cls(clause, statement, residual, bool(residual.is_zero_matrix) and provided)
+
 
 @dataclass(frozen=True)
 class Discrepancy:
@@ -128,14 +135,11 @@ def rounding_identities() -> AlgebraCheck:
     p, P_n = s["p"], s["P_n"]
     delta_l = p - sp.floor(p * P_n) / P_n  # Theorem 1's definition
     delta_u = sp.ceiling(p * P_n) / P_n - p  # Theorem 1's definition
-    r1 = sp.simplify((p - delta_l) - sp.floor(p * P_n) / P_n)
-    r2 = sp.simplify((p + delta_u) - sp.ceiling(p * P_n) / P_n)
-    residual = sp.Matrix([r1, r2])
-    return AlgebraCheck(
+    return AlgebraCheck.vanishing(
         "T1.2",
         "p_A - delta_l = floor(p_A P_n)/P_n and p_B + delta_u = ceil(p_B P_n)/P_n",
-        residual,
-        bool(residual.is_zero_matrix),
+        sp.simplify((p - delta_l) - sp.floor(p * P_n) / P_n),
+        sp.simplify((p + delta_u) - sp.ceiling(p * P_n) / P_n),
     )
 
 
@@ -174,12 +178,11 @@ def likelihood_ratio() -> AlgebraCheck:
     rho = sp.simplify(pmf_y / pmf_x)
     beta_x = P_e * pmf_x  # |B~| = P_e sub-samples, each of mass 1/P_n  (Eq. 30)
     beta_y = P_e * pmf_y  # (Eq. 31)
-    residual = sp.Matrix([sp.simplify(rho - P_n / P_np), sp.simplify(rho * beta_x - beta_y)])
-    return AlgebraCheck(
+    return AlgebraCheck.vanishing(
         "T1 proof (Eq. 35)",
         "rho = P_n/P_n' on B~ and rho * Pr(X in B~) = Pr(Y in B~)",
-        residual,
-        bool(residual.is_zero_matrix),
+        sp.simplify(rho - P_n / P_np),
+        sp.simplify(rho * beta_x - beta_y),
     )
 
 
@@ -211,12 +214,12 @@ def binomial_monotone() -> AlgebraCheck:
     pascal = sp.combsimp(sp.binomial(m + 1, k) - sp.binomial(m, k) - sp.binomial(m, k - 1))
     ratio = sp.combsimp(sp.binomial(m + 1, k) / sp.binomial(m, k))
     excess = sp.simplify(ratio.subs(m, j + k - 1) - 1)  # = k / j
-    residual = sp.Matrix([sp.simplify(pascal), sp.simplify(excess - k / j)])
-    return AlgebraCheck(
+    return AlgebraCheck.vanishing(
         "S3 (monotone C(m,k))",
         "C(m+1,k) - C(m,k) = C(m,k-1); C(m+1,k)/C(m,k) - 1 = k/(m+1-k) > 0 for 1 <= k <= m",
-        residual,
-        bool(residual.is_zero_matrix) and bool((k / j).is_positive),
+        sp.simplify(pascal),
+        sp.simplify(excess - k / j),
+        provided=bool((k / j).is_positive),
     )
 
 
@@ -291,12 +294,11 @@ def pooled_sizes(attack: str, modalities: int) -> PooledSizes:
     e = sp.Add(*[p[0] for p in per])
     n_prime = sp.Add(*[p[1] for p in per])
     e_single, np_single = single_list_sizes(attack, n, sp.Add(*rs))
-    residual = sp.Matrix([sp.expand(e - e_single), sp.expand(n_prime - np_single)])
-    check = AlgebraCheck(
+    check = AlgebraCheck.vanishing(
         "S4",
         f"{attack}, T={modalities}: (sum e_i, sum n'_i) = table(sum n_i, sum r_i)",
-        residual,
-        bool(residual.is_zero_matrix),
+        sp.expand(e - e_single),
+        sp.expand(n_prime - np_single),
     )
     return PooledSizes(attack, modalities, n, e, n_prime, check)
 
