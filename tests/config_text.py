@@ -5,7 +5,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+
+def toml_lines(**members) -> str:
+    """One ``key = value`` line per member, in the order given, for a table's body: numbers, booleans and
+    (nested) lists of them as JSON writes them (``[3, 5]``, ``0.01``, ``true``), strings double-quoted
+    (``"0.05"``) -- TOML reads each back as the value given."""
+    return "".join(f"{key} = {json.dumps(value)}\n" for key, value in members.items())
 
 
 def modality(name: str, shape, element_dims, channel_dim: int = 0) -> str:

@@ -32,12 +32,13 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]  # _audit_helpers; tests/ for json_edit
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # _audit_helpers; tests/ for json_edit, segmentation_votes
 
 from _audit_helpers import FIXED_PROVENANCE, classification_doc, pin, write_doc, write_json  # noqa: E402
 
 from mmcert_verified.certificate import seal, write_segmentation_certificate  # noqa: E402
 from json_edit import edited  # noqa: E402
+from segmentation_votes import two_class_votes  # noqa: E402
 
 #: the RAVDESS-like setting of the paper (Section 5.1 and Appendix D: n = (108, 79380),
 #: k = (5, 1000), N = 100, alpha = 0.001); counts are made up for eight emotions
@@ -55,14 +56,7 @@ class _Loud:
 def _segmentation(out: Path, manifest: dict) -> None:
     from mmcert_verified.reference.segmentation import segment
 
-    rng = np.random.default_rng(7)
-    C, H, W, N = 2, 4, 5, 30
-    top = rng.binomial(N, 0.93, size=(H, W))
-    pred = rng.integers(0, C, size=(H, W))
-    counts = np.zeros((C, H, W), dtype=np.int64)
-    for c in range(C):
-        counts[c] = np.where(pred == c, top, N - top)
-    labels = np.where(rng.random((H, W)) < 0.8, pred, 1 - pred).astype(np.int64)
+    counts, labels = two_class_votes(7, 4, 5, 30, 0.93)
     params = dict(n=[50, 50], k=[1, 1], r=[1, 1], attack=["modify", "modify"], method="mmcert")
     result = segment(counts, "0.01", **params, labels=labels)
     doc = result.to_json()
@@ -166,14 +160,8 @@ def _spec_1_1(out: Path, manifest: dict) -> None:
     manifest["garbage-per-input-spec-1.0.json"] = (2, "invalid", "needs spec 1.1")
 
     # a segmentation input at two budgets, one sidecar
-    rng = np.random.default_rng(11)
-    C, H, W, N = 2, 3, 4, 30
-    top = rng.binomial(N, 0.9, size=(H, W))  # 12 pixels certified at r = (0, 0), 10 at (1, 1)
-    pred = rng.integers(0, C, size=(H, W))
-    counts = np.zeros((C, H, W), dtype=np.int64)
-    for c in range(C):
-        counts[c] = np.where(pred == c, top, N - top)
-    labels = np.where(rng.random((H, W)) < 0.8, pred, 1 - pred).astype(np.int64)
+    N = 30
+    counts, labels = two_class_votes(11, 3, 4, N, 0.9)  # 12 pixels certified at r = (0, 0), 10 at (1, 1)
     seg_setting = Setting((50, 50), (1, 1), Method.MMCERT)
     good = out / "good-seg-per-input.json"
     write_segmentation_per_input_certificate(

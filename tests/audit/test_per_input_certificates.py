@@ -13,10 +13,10 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from _audit_helpers import FIXED_PROVENANCE, audit, run_cli
+from config_text import modality, run_config, toml_lines
 from mmcert_verified.audit import Verdict, audit_file
 from mmcert_verified.certificate import (
     classification_certificate,
@@ -34,6 +34,7 @@ from mmcert_verified.reference.certify import certify, radius
 from mmcert_verified.reference.segmentation import segment
 from mmcert_verified.threat_model import Budget, Method, Setting, parse_attacks
 from json_edit import edited
+from segmentation_votes import two_class_votes
 
 # the RAVDESS-like setting of tests/audit/make_corpus.py (paper Section 5.1: n = (108, 79380), k = (5, 1000))
 COUNTS = [90, 5, 1, 1, 1, 1, 1, 0]
@@ -127,20 +128,8 @@ def test_writer_refuses_votes_that_do_not_sum_to_n_and_mixed_attacks():
         classification_per_input_certificate(COUNTS, "0.001", SETTING, [])
 
 
-def _seg_votes():
-    rng = np.random.default_rng(11)
-    C_, H, W, N = 2, 3, 4, 30
-    top = rng.binomial(N, 0.9, size=(H, W))
-    pred = rng.integers(0, C_, size=(H, W))
-    counts = np.zeros((C_, H, W), dtype=np.int64)
-    for c in range(C_):
-        counts[c] = np.where(pred == c, top, N - top)
-    labels = np.where(rng.random((H, W)) < 0.8, pred, 1 - pred).astype(np.int64)
-    return counts, labels
-
-
 def test_segmentation_per_input_claims_are_the_per_budget_claims(tmp_path):
-    counts, labels = _seg_votes()
+    counts, labels = two_class_votes(11, 3, 4, 30, 0.9)  # the corpus's good-seg-per-input.json votes
     setting = Setting((50, 50), (1, 1), Method.MMCERT)
     budgets = [Budget((0, 0), ATTACK), Budget((1, 1), ATTACK)]
     path = write_segmentation_per_input_certificate(tmp_path / "seg.json", counts, labels, alpha_text="0.01",
@@ -194,42 +183,22 @@ def test_a_killed_write_leaves_no_broken_certificate(tmp_path):
 
 # --------------------------------------------------------------------------- runs
 
-RUN_CONFIG = """
-task = "classification"
-classes = 3
-{layout}
-[model]
-factory = "{toy}:classifier"
-[data]
-factory = "{toy}:clips"
-kwargs = {{ count = 4 }}
-[[modalities]]
-name = "a"
-shape = [1, 12]
-element_dims = [1]
-channel_dim = 0
-[[modalities]]
-name = "b"
-shape = [1, 30]
-element_dims = [1]
-channel_dim = 0
-[certify]
-k = [3, 5]
-N = 20
-alpha = 0.05
-batch_size = 8
-seed = 1
-[budgets]
-r = [[2, 0]]
-ratios = [[1, 1], [0, 1]]
-steps = [0, 1, 2]
-"""
 TOY = (Path(__file__).resolve().parents[1] / "e2e" / "e2e_toy.py").as_posix()
+
+
+def _run_config(layout: str = "") -> str:
+    """The toy classification run (4 clips; budgets r = (2, 0) and 2 ratios x 3 steps) with the top-level
+    line ``layout`` (none: the default per-budget layout)."""
+    return layout + run_config(
+        "classification", 3, f"{TOY}:classifier", f"{TOY}:clips", "count = 4",
+        [modality("a", [1, 12], [1]), modality("b", [1, 30], [1])],
+        toml_lines(k=[3, 5], N=20, alpha=0.05, batch_size=8, seed=1),
+        toml_lines(r=[[2, 0]], ratios=[[1, 1], [0, 1]], steps=[0, 1, 2]))
 
 
 def _config(tmp_path: Path, layout: str = "") -> Path:
     path = tmp_path / ("per-input.toml" if layout else "per-budget.toml")
-    path.write_text(RUN_CONFIG.format(layout=layout, toy=TOY))
+    path.write_text(_run_config(layout))
     return path
 
 
@@ -284,44 +253,21 @@ def test_per_input_layout_is_part_of_the_identity_and_needs_certificates(tmp_pat
     code, _, err = run_cli(["run", str(plain), "--out", "b.jsonl", "--certificates-per-input"])
     assert code == 2 and "needs --certificates" in err and not (tmp_path / "b.jsonl").exists()
     bad = tmp_path / "bad.toml"
-    bad.write_text(RUN_CONFIG.format(layout='certificates = "per-pixel"', toy=TOY))
+    bad.write_text(_run_config('certificates = "per-pixel"'))
     code, _, err = run_cli(["run", str(bad), "--out", "c.jsonl"])
     assert code == 2 and "per-budget, per-input" in err
 
 
-SEG_RUN_CONFIG = """
-task = "segmentation"
-classes = 2
-certificates = "per-input"
-[model]
-factory = "{toy}:segmenter"
-[data]
-factory = "{toy}:scenes"
-kwargs = {{ count = 2 }}
-[[modalities]]
-name = "rgb"
-shape = [3, 6, 8]
-element_dims = [1, 2]
-channel_dim = 0
-[[modalities]]
-name = "depth"
-shape = [1, 6, 8]
-element_dims = [1, 2]
-channel_dim = 0
-[certify]
-k = [20, 10]
-N = 20
-alpha = "0.05"
-engine = "reference"
-[budgets]
-r = [[0, 0], [1, 1]]
-"""
+SEG_RUN_CONFIG = 'certificates = "per-input"' + run_config(
+    "segmentation", 2, f"{TOY}:segmenter", f"{TOY}:scenes", "count = 2",
+    [modality("rgb", [3, 6, 8], [1, 2]), modality("depth", [1, 6, 8], [1, 2])],
+    toml_lines(k=[20, 10], N=20, alpha="0.05", engine="reference"), toml_lines(r=[[0, 0], [1, 1]]))
 
 
 def test_a_segmentation_run_writes_one_certificate_and_one_sidecar_per_input(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = tmp_path / "seg.toml"
-    cfg.write_text(SEG_RUN_CONFIG.format(toy=TOY))
+    cfg.write_text(SEG_RUN_CONFIG)
     assert run_cli(["run", str(cfg), "--out", "s.jsonl", "--certificates", "sc", "--quiet"])[0] == 0
     names = sorted(p.name for p in (tmp_path / "sc").iterdir())
     assert names == ["input-000000.json", "input-000000.votes.npz", "input-000001.json", "input-000001.votes.npz"]
