@@ -22,21 +22,13 @@ from mmcert_verified.cli import main
 from mmcert_verified.errors import InputFileError, InvalidParameterError
 from mmcert_verified.runs import Shard, execute, load_config, merge, read_run_file
 from mmcert_verified.runs.launch import Launch, Launcher, detect_launch
+from config_text import toml_lines
 from run_helpers import classification_config, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CONFIG = classification_config(7, """
-method = "mmcert"
-k = [3, 5]
-N = 30
-alpha = 0.01
-batch_size = 16
-seed = 3
-""", """
-attack = "modify"
-r = [[0, 0], [1, 1]]
-""")
+CONFIG = classification_config(7, toml_lines(method="mmcert", k=[3, 5], N=30, alpha=0.01, batch_size=16, seed=3),
+                               toml_lines(attack="modify", r=[[0, 0], [1, 1]]))
 
 
 def _config(tmp_path: Path) -> Path:

@@ -9,31 +9,15 @@ import pytest
 from mmcert_verified.cli import main
 from mmcert_verified.errors import InputFileError, InvalidParameterError
 from mmcert_verified.runs import Shard, execute, load_config, merge, read_run_file, summarize
+from config_text import toml_lines
 from run_helpers import classification_config, segmentation_config, write_config as write
 
-CLASSIFICATION = classification_config(9, """
-method = "mmcert"
-k = [3, 5]
-N = 40
-alpha = 0.01
-batch_size = 16
-seed = 5
-""", """
-attack = "modify"
-r = [[0, 0]]
-ratios = [[1, 1], [1, 2]]
-steps = [1, 2]
-""")
+CLASSIFICATION = classification_config(
+    9, toml_lines(method="mmcert", k=[3, 5], N=40, alpha=0.01, batch_size=16, seed=5),
+    toml_lines(attack="modify", r=[[0, 0]], ratios=[[1, 1], [1, 2]], steps=[1, 2]))
 
-SEGMENTATION = segmentation_config(5, """
-method = "ablation"
-k = 30
-N = 30
-alpha = "0.05"
-engine = "reference"
-""", """
-r = [[0, 0], [1, 1]]
-""")
+SEGMENTATION = segmentation_config(
+    5, toml_lines(method="ablation", k=30, N=30, alpha="0.05", engine="reference"), toml_lines(r=[[0, 0], [1, 1]]))
 
 
 @pytest.fixture(params=["classification", "segmentation"])
@@ -425,15 +409,8 @@ def test_a_segmentation_run_certifies_with_its_bound_method(tmp_path):
 
 # --------------------------------------------------------------------------- clause RUN.10: segmentation radii
 
-SEG_RATIOS = segmentation_config(3, """
-method = "mmcert"
-k = [3, 2]
-N = 30
-alpha = "0.05"
-""", """
-ratios = [[1, 1], [1, 2]]
-steps = [0, 2]
-""")
+SEG_RATIOS = segmentation_config(
+    3, toml_lines(method="mmcert", k=[3, 2], N=30, alpha="0.05"), toml_lines(ratios=[[1, 1], [1, 2]], steps=[0, 2]))
 
 
 def test_the_segmentation_radius_is_the_largest_t_with_half_the_pixels_certified():
