@@ -21,30 +21,36 @@ MODALITIES = (Modality.sequence("a", 1, 12), Modality.sequence("b", 1, 30))
 SEG_MODALITIES = (Modality.image("rgb", 3, 6, 8), Modality.image("depth", 1, 6, 8))
 
 
-class SumClassifier(nn.Module):
+class CountingModule(nn.Module):
+    """A module that keeps count of its forward passes: ``calls`` (passes), ``rows`` (rows over all passes)
+    and ``max_batch`` (the most rows in one pass), all 0 until its subclass's ``forward`` calls
+    :meth:`count` with each batch's row count.  Plain attributes: not in the state dict."""
+
     def __init__(self) -> None:
         super().__init__()
         self.calls = 0
+        self.rows = 0
         self.max_batch = 0
 
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    def count(self, rows: int) -> None:
+        """Record one forward pass over ``rows`` rows."""
         self.calls += 1
-        self.max_batch = max(self.max_batch, a.shape[0])
+        self.rows += rows
+        self.max_batch = max(self.max_batch, rows)
+
+
+class SumClassifier(CountingModule):
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        self.count(a.shape[0])
         ma = (a[:, 0] * a[:, 1]).sum(1) / a[:, 1].sum(1).clamp_min(1)
         mb = (b[:, 0] * b[:, 1]).sum(1) / b[:, 1].sum(1).clamp_min(1)
         s = ma + 0.5 * mb
         return torch.stack([-s, torch.zeros_like(s) + 0.1 * ma, s - 0.3], dim=1)
 
 
-class PixelSegmenter(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-        self.max_batch = 0
-
+class PixelSegmenter(CountingModule):
     def forward(self, rgb: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        self.max_batch = max(self.max_batch, rgb.shape[0])
+        self.count(rgb.shape[0])
         kept = rgb[:, 3:4]
         value = rgb[:, 0:1] * kept + 0.2 * depth[:, 0:1] * depth[:, 1:2]
         blur = F.avg_pool2d(value, 3, 1, 1) / F.avg_pool2d(kept + depth[:, 1:2], 3, 1, 1).clamp_min(1e-3)

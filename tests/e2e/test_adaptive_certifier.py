@@ -12,13 +12,13 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from mmcert_verified.bounds.sequential import Schedule, Status, budget_status, certify_sequential, round_bounds
 from mmcert_verified.certifier import Certifier, Task
 from mmcert_verified.errors import InvalidParameterError
 from mmcert_verified.sampling import Modality, SamplingPlan
 from mmcert_verified.threat_model import Budget, Method
+from e2e_toy import CountingModule
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -31,17 +31,11 @@ SCHEDULE = Schedule((25, 50, 100, 200, 400, 800))
 ALPHA = "0.05"
 
 
-class KeptElementVoter(nn.Module):
+class KeptElementVoter(CountingModule):
     """Class 0 iff the kept element of ``a`` is 1.0 (values times the mask channel); counts calls and rows."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-        self.rows = 0
-
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        self.rows += a.shape[0]
+        self.count(a.shape[0])
         s = (a[:, 0] * a[:, 1]).sum(1)
         return torch.stack([s, torch.full_like(s, 0.5)], dim=1)
 
