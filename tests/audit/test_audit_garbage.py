@@ -18,6 +18,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from _audit_helpers import audit, audit_text, classification_doc, run_cli
+from json_edit import edited, leaves
 
 from mmcert_verified.certificate import MAX_CERTIFICATE_BYTES, MAX_DEPTH
 
@@ -78,29 +79,12 @@ def test_truncated_certificates_are_invalid(data):
     assert code == 2, report
 
 
-def _leaf_paths(node, path=()):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _leaf_paths(value, path + (key,))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _leaf_paths(value, path + (i,))
-    else:
-        yield path
+LEAF_PATHS = [path for path, _ in leaves(GOOD)]
 
 
-def _replace(doc, path, value):
-    doc = json.loads(json.dumps(doc))
-    node = doc
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = value
-    return doc
-
-
-@given(st.sampled_from(list(_leaf_paths(GOOD))), json_values)
+@given(st.sampled_from(LEAF_PATHS), json_values)
 def test_type_swapped_leaves_never_hold(path, value):
-    doc = _replace(GOOD, path, value)
+    doc = edited(GOOD, path, value)
     assume(json.dumps(doc, sort_keys=True) != json.dumps(GOOD, sort_keys=True))
     code, report, _, _ = _audit_bytes(json.dumps(doc).encode())
     assert code in (1, 2), report
@@ -108,18 +92,18 @@ def test_type_swapped_leaves_never_hold(path, value):
         assert report["reasons"][0].startswith("digest mismatch")
 
 
-@given(st.sampled_from(list(_leaf_paths(GOOD))), st.integers(101, 30_000))
+@given(st.sampled_from(LEAF_PATHS), st.integers(101, 30_000))
 def test_huge_integers_are_invalid(path, digits):
     marker = "__HUGE__"
-    text = json.dumps(_replace(GOOD, path, marker)).replace(f'"{marker}"', "7" * digits)
+    text = json.dumps(edited(GOOD, path, marker)).replace(f'"{marker}"', "7" * digits)
     code, report, _, _ = _audit_bytes(text.encode())
     assert code == 2 and "digits" in report["reasons"][0], report
 
 
-@given(st.sampled_from(list(_leaf_paths(GOOD))), st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "-1e400"]))
+@given(st.sampled_from(LEAF_PATHS), st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "-1e400"]))
 def test_non_finite_numbers_are_invalid(path, token):
     marker = "__TOKEN__"
-    text = json.dumps(_replace(GOOD, path, marker)).replace(f'"{marker}"', token)
+    text = json.dumps(edited(GOOD, path, marker)).replace(f'"{marker}"', token)
     code, report, _, _ = _audit_bytes(text.encode())
     assert code == 2, report
 
@@ -127,7 +111,7 @@ def test_non_finite_numbers_are_invalid(path, token):
 @given(st.integers(MAX_DEPTH + 1, 5_000), st.sampled_from(["[", "{\"a\":"]))
 def test_deep_nesting_is_invalid(depth, opener):
     inner = "[" * depth + "]" * depth if opener == "[" else opener * depth + "0" + "}" * depth
-    text = json.dumps(_replace(GOOD, ("provenance", "rng"), "__DEEP__")).replace('"__DEEP__"', inner)
+    text = json.dumps(edited(GOOD, ("provenance", "rng"), "__DEEP__")).replace('"__DEEP__"', inner)
     code, report, _, _ = _audit_bytes(text.encode())
     assert code == 2 and "nest deeper" in report["reasons"][0], report
 
@@ -165,7 +149,7 @@ def test_worst_status_wins(tmp_path):
     good = tmp_path / "good.json"
     good.write_text(GOOD_TEXT)
     stale = tmp_path / "stale.json"
-    stale.write_text(json.dumps(_replace(GOOD, ("claims", "certified"), not GOOD["claims"]["certified"])))
+    stale.write_text(json.dumps(edited(GOOD, ("claims", "certified"), not GOOD["claims"]["certified"])))
     junk = tmp_path / "junk.json"
     junk.write_text("{")
     assert audit([good])[0] == 0
