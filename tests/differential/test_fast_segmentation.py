@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 
 from mmcert_verified.errors import InvalidParameterError
 from mmcert_verified.reference import segmentation as refseg
+from pinned_examples import given_with_examples
 
 fastseg = pytest.importorskip("mmcert_verified.fast.segmentation")
 
@@ -179,6 +180,10 @@ EX_C1 = (_example(1, 7, (3, 4), ["unanimous"], 4), (dict(n=[50], k=[5], r=[1], a
                                                          segmented_modality=0), Fraction(1, 2)))
 
 
+#: the hand cases every property test here runs first
+PINNED = (EX_KITTI, EX_ADD, EX_DEL, EX_C1)
+
+
 def _unpack(case):
     (votes, labels), (kw, alpha) = case
     return votes, labels, kw, alpha
@@ -187,11 +192,7 @@ def _unpack(case):
 # --------------------------------------------------------------------------- soundness
 
 
-@given(st.tuples(vote_images(), threat_models()))
-@example(EX_KITTI)
-@example(EX_ADD)
-@example(EX_DEL)
-@example(EX_C1)
+@given_with_examples(st.tuples(vote_images(), threat_models()), *PINNED)
 def test_fast_never_certifies_a_pixel_the_reference_does_not(case):
     # zero slack: fast mask is a subset of the reference mask; fast alpha* >= reference alpha*
     votes, labels, kw, alpha = _unpack(case)
@@ -205,11 +206,7 @@ def test_fast_never_certifies_a_pixel_the_reference_does_not(case):
 # --------------------------------------------------------------------------- exactness
 
 
-@given(st.tuples(vote_images(), threat_models()))
-@example(EX_KITTI)
-@example(EX_ADD)
-@example(EX_DEL)
-@example(EX_C1)
+@given_with_examples(st.tuples(vote_images(), threat_models()), *PINNED)
 def test_fast_segmentation_identical_to_reference(case):
     votes, labels, kw, alpha = _unpack(case)
     want, got = run_both(votes, labels, kw, alpha)
@@ -415,7 +412,7 @@ def test_per_pixel_random_votes_identical(seed):
 
 
 @pytest.mark.parametrize("bound", BOUNDS)
-@pytest.mark.parametrize("case", [EX_KITTI, EX_ADD, EX_DEL, EX_C1], ids=["kitti", "add", "delete", "c1"])
+@pytest.mark.parametrize("case", PINNED, ids=["kitti", "add", "delete", "c1"])
 def test_every_method_identical_on_the_pinned_examples(case, bound):
     # SEG.1 with the method's levels, F.5 / CP.8 in float: masks, alpha* and JSON (with "bound") equal
     votes, labels, kw, alpha = _unpack(case)

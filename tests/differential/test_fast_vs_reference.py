@@ -38,6 +38,7 @@ from mmcert_verified.errors import InvalidParameterError
 from mmcert_verified.fast.classify import certify_batch, radius_batch, top_two
 from mmcert_verified.reference import certify as ref
 from mmcert_verified.votes import Votes
+from pinned_examples import given_with_examples
 
 ATTACKS = ["modify", "add", "delete"]
 
@@ -200,12 +201,7 @@ TIES = dict(n=[5, 7, 9, 11], k=[1, 2, 3, 4], attacks=["add", "delete", "modify",
 # --------------------------------------------------------------------------- decisions
 
 
-@given(problems())
-@example(RAVDESS)
-@example(KITTI_ABL)
-@example(BIG_N)
-@example(ABL_CAP)
-@example(TIES)
+@given_with_examples(problems(), RAVDESS, KITTI_ABL, BIG_N, ABL_CAP, TIES)
 def test_certify_never_more_permissive_than_reference(p):
     # soundness, zero slack: fast certified => reference certified, every (input, budget)
     fast, want, budgets = run_decisions(p)
@@ -214,10 +210,7 @@ def test_certify_never_more_permissive_than_reference(p):
     assert bad.size == 0, f"fast certifies what the reference rejects at {[(p['counts'][b], budgets[j]) for b, j in bad]}"
 
 
-@given(problems())
-@example(RAVDESS)
-@example(KITTI_ABL)
-@example(TIES)
+@given_with_examples(problems(), RAVDESS, KITTI_ABL, TIES)
 def test_certify_identical_to_reference(p):
     # exactness: same label (V1) and the same decision for every (input, budget); no declines
     fast, want, budgets = run_decisions(p)
@@ -244,12 +237,7 @@ def run_radii(p):
     return fast, [-1 if w is None else w for w in want]
 
 
-@given(problems())
-@example(RAVDESS)
-@example(KITTI_ABL)
-@example(BIG_N)
-@example(ABL_CAP)
-@example(TIES)
+@given_with_examples(problems(), RAVDESS, KITTI_ABL, BIG_N, ABL_CAP, TIES)
 def test_radius_never_above_reference(p):
     # soundness, zero slack: the fast radius never exceeds the reference's (-1 = not certified at t = 0)
     fast, want = run_radii(p)
@@ -257,11 +245,7 @@ def test_radius_never_above_reference(p):
         assert got <= w, (c, got, w)
 
 
-@given(problems())
-@example(RAVDESS)
-@example(KITTI_ABL)
-@example(ABL_CAP)
-@example(TIES)
+@given_with_examples(problems(), RAVDESS, KITTI_ABL, ABL_CAP, TIES)
 def test_radius_identical_to_reference(p):
     fast, want = run_radii(p)
     assert fast.radius.dtype == torch.int64
