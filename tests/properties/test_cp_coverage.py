@@ -18,6 +18,8 @@ Pr[X <= s - 1] = 1 - I_p(s, N - s + 1) ~ t there); for X = 0 it is a point mass 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 from scipy.stats import beta, binom
@@ -70,51 +72,63 @@ def _grid(N: int, table: np.ndarray) -> list[float]:
     return ps
 
 
+@dataclass(frozen=True)
+class Cell:
+    """One case of the grid: N trials at one-sided level t, the three bounds tabulated at x = 0..N
+    (index x), and the decision rule's critical miss count at that level."""
+
+    N: int
+    level: float
+    lower: np.ndarray
+    upper: np.ndarray
+    eq7: np.ndarray
+    critical: int
+
+
 @pytest.fixture(scope="module")
-def tables():
+def tables() -> dict[tuple[int, float], Cell]:
     # 2 N values x 2 levels x (N + 1) bounds each side: ~170 reference calls, cached
     out = {}
     for N in N_VALUES:
         for level in LEVELS:
-            out[N, level] = (cp_lower_table(N, level), cp_upper_table(N, level), eq7_table(N, level))
+            out[N, level] = Cell(N, level, cp_lower_table(N, level), cp_upper_table(N, level), eq7_table(N, level),
+                                 critical_misses(TRIALS, level))
     return out
 
 
-@pytest.mark.parametrize("N", N_VALUES)
-@pytest.mark.parametrize("level", LEVELS)
-def test_cp_upper_covers(tables, N, level):
-    _, up, eq7 = tables[N, level]
+@pytest.fixture(params=[(N, level) for level in LEVELS for N in N_VALUES],
+                ids=[f"{level}-{N}" for level in LEVELS for N in N_VALUES])
+def cell(request, tables) -> Cell:
+    """Each (N, level) of the grid in turn (ids ``level-N``)."""
+    return tables[request.param]
+
+
+def test_cp_upper_covers(cell):
+    N, up, crit = cell.N, cell.upper, cell.critical
     rng = np.random.default_rng(SEED)
-    crit = critical_misses(TRIALS, level)
     worst = 0
-    for p in _grid(N, up) + _grid(N, eq7):
+    for p in _grid(N, up) + _grid(N, cell.eq7):
         m = upper_misses(up, N, p, rng)
         worst = max(worst, m)
         assert m <= crit, f"CP upper bound missed p={p} in {m}/{TRIALS} draws (critical {crit})"
     # the grid does reach the worst case: some p brings misses close to level * TRIALS
-    assert worst >= 0.5 * level * TRIALS
+    assert worst >= 0.5 * cell.level * TRIALS
 
 
-@pytest.mark.parametrize("N", N_VALUES)
-@pytest.mark.parametrize("level", LEVELS)
-def test_cp_lower_covers(tables, N, level):
-    low, _, _ = tables[N, level]
+def test_cp_lower_covers(cell):
+    N, low, crit = cell.N, cell.lower, cell.critical
     rng = np.random.default_rng(SEED + 1)
-    crit = critical_misses(TRIALS, level)
     ps = [0.001, 0.1, 0.5, 0.9, 0.999] + [float(v) * (1 - 1e-9) for v in low[-(N // 3):] if 0 < v < 1]
     for p in ps:
         m = lower_misses(low, N, p, rng)
         assert m <= crit, f"CP lower bound missed p={p} in {m}/{TRIALS} draws (critical {crit})"
 
 
-@pytest.mark.parametrize("N", N_VALUES)
-@pytest.mark.parametrize("level", LEVELS)
-def test_eq7_fails_the_same_coverage_test(tables, N, level):
+def test_eq7_fails_the_same_coverage_test(cell):
     # The harness of test_cp_upper_covers, applied to the printed Eq. 7, rejects it:
     # (1) p near 0: X = 0 is likely and Eq. 7 then says p_B <= 0.
-    _, _, eq7 = tables[N, level]
+    N, level, eq7, crit = cell.N, cell.level, cell.eq7, cell.critical
     rng = np.random.default_rng(SEED)
-    crit = critical_misses(TRIALS, level)
     p = 0.02
     m = upper_misses(eq7, N, p, rng)
     # hand: misses whenever X = 0, probability 0.98^N = 0.817 (N=10), 0.545 (N=30)
@@ -133,24 +147,19 @@ def test_eq7_fails_the_same_coverage_test(tables, N, level):
 def test_correct_bound_at_the_same_points_is_not_rejected(tables):
     # Control for the previous test: at exactly the p values that break Eq. 7, the correct
     # upper bound passes (same seed, same trials, same critical value).
-    for N in N_VALUES:
-        for level in LEVELS:
-            _, up, eq7 = tables[N, level]
-            rng = np.random.default_rng(SEED)
-            crit = critical_misses(TRIALS, level)
-            s = max(1, N // 6)
-            for p in (0.02, float(eq7[s]) * (1 + 1e-9)):
-                assert upper_misses(up, N, p, rng) <= crit
+    for c in tables.values():  # every (N, level) of the grid
+        rng = np.random.default_rng(SEED)
+        s = max(1, c.N // 6)
+        for p in (0.02, float(c.eq7[s]) * (1 + 1e-9)):
+            assert upper_misses(c.upper, c.N, p, rng) <= c.critical
 
 
 def test_exact_miss_probability_at_worst_points(tables):
     # Simulation-free companion: the exact miss probability of the CP upper bound just above
     # its value U(x) is Pr_{U(x)}[X <= x] = t (CP.2) -- check it is <= t to float accuracy
     # (scipy binom.cdf; 1e-12 absolute) -- and for Eq. 7 it is t + Pr[X = x] > t.
-    for N in N_VALUES:
-        for level in LEVELS:
-            _, up, eq7 = tables[N, level]
-            for x in range(N):
-                assert binom.cdf(x, N, up[x]) <= level + 1e-12
-            for x in range(1, N):
-                assert binom.cdf(x, N, eq7[x]) > level + 1e-6
+    for c in tables.values():  # every (N, level) of the grid
+        for x in range(c.N):
+            assert binom.cdf(x, c.N, c.upper[x]) <= c.level + 1e-12
+        for x in range(1, c.N):
+            assert binom.cdf(x, c.N, c.eq7[x]) > c.level + 1e-6
