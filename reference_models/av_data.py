@@ -38,6 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .labelled_sets import LabelledSet, seeded_split
+
 FRAMES = 32
 SIDE = 8
 AUDIO = 400
@@ -61,18 +63,16 @@ def templates() -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class AVClips:
-    """A data set of clips: ``video`` (E, 32, 1, 8, 8), ``audio`` (E, 1, 400), ``labels`` (E,)."""
+class AVClips(LabelledSet):
+    """A data set of clips: ``video`` (E, 32, 1, 8, 8), ``audio`` (E, 1, 400), ``labels`` (E,);
+    ``clips[i]`` is ``((video[i], audio[i]), label)`` with the label a Python int."""
 
     video: torch.Tensor
     audio: torch.Tensor
     labels: torch.Tensor
 
-    def __len__(self) -> int:
-        return int(self.labels.shape[0])
-
-    def __getitem__(self, i: int) -> tuple[tuple[torch.Tensor, torch.Tensor], int]:
-        return (self.video[i], self.audio[i]), int(self.labels[i])
+    def label(self, i: int) -> int:
+        return int(self.labels[i])
 
 
 def generate(count: int, seed: int) -> AVClips:
@@ -98,13 +98,6 @@ def generate(count: int, seed: int) -> AVClips:
     )
 
 
-def train_set(count: int = 6000) -> AVClips:
-    return generate(count, TRAIN_SEED)
-
-
-def validation_set(count: int = 300) -> AVClips:
-    return generate(count, VALIDATION_SEED)
-
-
-def test_set(count: int = 70) -> AVClips:
-    return generate(count, TEST_SEED)
+train_set = seeded_split(generate, TRAIN_SEED, 6000, "train_set")
+validation_set = seeded_split(generate, VALIDATION_SEED, 300, "validation_set")
+test_set = seeded_split(generate, TEST_SEED, 70, "test_set")

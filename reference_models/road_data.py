@@ -31,23 +31,20 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .labelled_sets import LabelledSet, seeded_split
+
 HEIGHT, WIDTH = 32, 96
 TRAIN_SEED, VALIDATION_SEED, TEST_SEED = 11, 12, 13
 
 
 @dataclass(frozen=True)
-class RoadScenes:
-    """``rgb`` (E, 3, 32, 96), ``depth`` (E, 1, 32, 96), ``labels`` (E, 32, 96) with 1 = road."""
+class RoadScenes(LabelledSet):
+    """``rgb`` (E, 3, 32, 96), ``depth`` (E, 1, 32, 96), ``labels`` (E, 32, 96) with 1 = road;
+    ``scenes[i]`` is ``((rgb[i], depth[i]), labels[i])``."""
 
     rgb: torch.Tensor
     depth: torch.Tensor
     labels: torch.Tensor
-
-    def __len__(self) -> int:
-        return int(self.labels.shape[0])
-
-    def __getitem__(self, i: int) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
-        return (self.rgb[i], self.depth[i]), self.labels[i]
 
 
 def _scene(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -108,13 +105,6 @@ def generate(count: int, seed: int) -> RoadScenes:
     return RoadScenes(torch.from_numpy(rgb), torch.from_numpy(depth), torch.from_numpy(labels))
 
 
-def train_set(count: int = 2000) -> RoadScenes:
-    return generate(count, TRAIN_SEED)
-
-
-def validation_set(count: int = 60) -> RoadScenes:
-    return generate(count, VALIDATION_SEED)
-
-
-def test_set(count: int = 12) -> RoadScenes:
-    return generate(count, TEST_SEED)
+train_set = seeded_split(generate, TRAIN_SEED, 2000, "train_set")
+validation_set = seeded_split(generate, VALIDATION_SEED, 60, "validation_set")
+test_set = seeded_split(generate, TEST_SEED, 12, "test_set")
