@@ -16,7 +16,7 @@ from mmcert_verified.threat_model import Method
 
 from .av_data import AUDIO, FRAMES, SIDE
 from .av_model import AVNet
-from .weights import load_weights
+from .weights import CommittedWeights
 
 #: the two modalities: 32 frames (elements = frames), 400 audio samples (elements = samples)
 MODALITIES = (
@@ -24,13 +24,14 @@ MODALITIES = (
     Modality.sequence("audio", 1, AUDIO),
 )
 
+#: the committed weights, one file per Method: ``weights/av_{method}.safetensors``
+WEIGHTS = CommittedWeights("av", Method, AVNet)
+
 
 def weights_path(method: Method | str) -> Path:
-    return Path(__file__).parent / "weights" / f"av_{Method(method).value}.safetensors"
+    return WEIGHTS.path(method)
 
 
 def pretrained(method: Method | str = Method.MMCERT, device: torch.device | str = "cpu") -> AVNet:
     """The committed AV model trained with ``method``'s ablation, in eval mode on ``device``."""
-    model = AVNet()
-    load_weights(model, weights_path(method))
-    return model.to(torch.device(device)).eval()
+    return WEIGHTS.load(method, device)

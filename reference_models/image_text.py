@@ -34,20 +34,21 @@ from mmcert_verified.attacks.adversarial_training import TrainingKind
 
 from .image_text_data import ImageTextPairs, meaning_preserving, test_set, train_set  # noqa: F401 (re-exported)
 from .image_text_model import DualEncoder
-from .weights import load_weights
+from .weights import CommittedWeights
 
 #: the l_inf image budget of the attacks in training and evaluation ([0, 1] pixel scale)
 IMAGE_EPS = 4 / 255
 #: the text budget: words substituted (meaning-preserving candidates only)
 TEXT_BUDGET = 2
 
+#: the committed weights, one file per TrainingKind: ``weights/image_text_{kind}.safetensors``
+WEIGHTS = CommittedWeights("image_text", TrainingKind, DualEncoder)
+
 
 def weights_path(kind: TrainingKind | str) -> Path:
-    return Path(__file__).parent / "weights" / f"image_text_{TrainingKind(kind).value}.safetensors"
+    return WEIGHTS.path(kind)
 
 
 def pretrained(kind: TrainingKind | str = TrainingKind.STANDARD, device: torch.device | str = "cpu") -> DualEncoder:
     """The committed dual encoder trained as ``kind``, in eval mode on ``device``."""
-    model = DualEncoder()
-    load_weights(model, weights_path(kind))
-    return model.to(torch.device(device)).eval()
+    return WEIGHTS.load(kind, device)

@@ -15,7 +15,7 @@ from mmcert_verified.threat_model import Method
 
 from .road_data import HEIGHT, WIDTH
 from .road_model import RoadNet
-from .weights import load_weights
+from .weights import CommittedWeights
 
 #: RGB (elements = pixels, 3 channels kept together) and depth (elements = pixels)
 MODALITIES = (
@@ -23,13 +23,14 @@ MODALITIES = (
     Modality.image("depth", 1, HEIGHT, WIDTH),
 )
 
+#: the committed weights, one file per Method: ``weights/road_{method}.safetensors``
+WEIGHTS = CommittedWeights("road", Method, RoadNet)
+
 
 def weights_path(method: Method | str) -> Path:
-    return Path(__file__).parent / "weights" / f"road_{Method(method).value}.safetensors"
+    return WEIGHTS.path(method)
 
 
 def pretrained(method: Method | str = Method.MMCERT, device: torch.device | str = "cpu") -> RoadNet:
     """The committed road model trained with ``method``'s ablation, in eval mode on ``device``."""
-    model = RoadNet()
-    load_weights(model, weights_path(method))
-    return model.to(torch.device(device)).eval()
+    return WEIGHTS.load(method, device)

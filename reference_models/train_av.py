@@ -13,17 +13,8 @@ audio 0-2.5% (0-10 of 400); pooled 0-20% (0-86 of 432).
 
 from __future__ import annotations
 
-from mmcert_verified.threat_model import Method
-from mmcert_verified.training import KeepRange
+from .ablation_training import AV as RECIPE  # the recipe: model, keep ranges, data, optimiser settings
 
-from . import av
-from .av_data import train_set
-from .av_model import AVNet
-from .weights import AblationRecipe
-
-KEEP = {Method.MMCERT: (KeepRange(0.0, 0.125), KeepRange(0.0, 0.025)), Method.ABLATION: (KeepRange(0.0, 0.2),)}
-RECIPE = AblationRecipe("av", AVNet, av.MODALITIES, KEEP, train_set, lambda d: (d.video, d.audio), av.weights_path,
-                        epochs=30, batch=128, lr=3e-3)
 train = RECIPE.train
 
 if __name__ == "__main__":

@@ -13,17 +13,8 @@ certified with (see ``road_mmcert.toml`` / ``road_ablation.toml``).
 
 from __future__ import annotations
 
-from mmcert_verified.threat_model import Method
-from mmcert_verified.training import KeepRange
+from .ablation_training import ROAD as RECIPE  # the recipe: model, keep ranges, data, optimiser settings
 
-from . import road
-from .road_data import train_set
-from .road_model import RoadNet
-from .weights import AblationRecipe
-
-KEEP = {Method.MMCERT: (KeepRange(0.0, 0.06), KeepRange(0.0, 0.03)), Method.ABLATION: (KeepRange(0.0, 0.08),)}
-RECIPE = AblationRecipe("road", RoadNet, road.MODALITIES, KEEP, train_set, lambda d: (d.rgb, d.depth), road.weights_path,
-                        epochs=12, batch=32, lr=3e-3)
 train = RECIPE.train
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Generic, TypeVar
 
+import torch
 from torch import nn
 
 from mmcert_verified.errors import InputFileError
@@ -44,8 +46,6 @@ def training_main(name: str, doc: str, train, weights_path, argv: list[str] | No
     import argparse
     import time
 
-    import torch
-
     from mmcert_verified.threat_model import Method
 
     variants = Method if variants is None else variants
@@ -64,36 +64,25 @@ def training_main(name: str, doc: str, train, weights_path, argv: list[str] | No
     return 0
 
 
+M = TypeVar("M", bound=nn.Module)
+
+
 @dataclass(frozen=True)
-class AblationRecipe:
-    """How one reference model is trained with random ablation (paper Sec. 5.1): the model class, its
-    modalities, the keep ranges per method, the training data and the optimiser settings."""
+class CommittedWeights(Generic[M]):
+    """The committed weight files of one reference model: ``weights/{prefix}_{variant}.safetensors`` next
+    to this module, one per value of the enum ``variants`` (a threat-model Method, a TrainingKind)."""
 
-    name: str
-    model: Callable[[], nn.Module]
-    modalities: tuple
-    keep: dict
-    data: Callable[[], object]
-    inputs: Callable[[object], tuple]
-    weights_path: Callable
-    epochs: int
-    batch: int
-    lr: float
-    seed: int = 0
+    prefix: str
+    variants: type[Enum]
+    model: Callable[[], M]
 
-    def train(self, method, log=print) -> nn.Module:
-        """Deterministic: the global seed before the model is built, the loader's seed after it."""
-        import torch
+    def path(self, variant: Enum | str) -> Path:
+        """Where ``variant``'s weights are (``variant`` is a member of ``variants`` or its value)."""
+        return Path(__file__).parent / "weights" / f"{self.prefix}_{self.variants(variant).value}.safetensors"
 
-        from mmcert_verified.training import AblationAugmentation, fit
-
-        torch.manual_seed(self.seed)
+    def load(self, variant: Enum | str, device: torch.device | str = "cpu") -> M:
+        """A fresh ``model()`` with ``variant``'s committed weights (strict, :func:`load_weights`), in eval
+        mode on ``device``."""
         model = self.model()
-        data = self.data()
-        aug = AblationAugmentation(self.modalities, self.keep[method], method)
-        fit(model, self.inputs(data), data.labels, aug, epochs=self.epochs, batch_size=self.batch, lr=self.lr,
-            seed=self.seed + 1, log=log)
-        return model
-
-    def main(self, doc: str, argv: list[str] | None = None) -> int:
-        return training_main(self.name, doc, self.train, self.weights_path, argv)
+        load_weights(model, self.path(variant))
+        return model.to(torch.device(device)).eval()
