@@ -70,23 +70,7 @@ from mmcert_verified.certifier import (  # noqa: E402
 )
 from mmcert_verified.runs import load_config  # noqa: E402
 from mmcert_verified.sampling import VoteCounter  # noqa: E402
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def best_time(fn, repeat: int, device: torch.device) -> float:
-    fn()
-    _sync(device)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from timing import best_time, sync  # noqa: E402  (benchmarks/timing.py)
 
 
 def bench_config(path: Path, batches: list[int], repeat: int, device: torch.device) -> list[dict]:
@@ -255,10 +239,10 @@ with torch.inference_mode():
 
 def _clocks(fn, device: torch.device) -> tuple[float, float]:
     """(wall, CPU) seconds of one call (CPU = this process's user + sys, all its threads)."""
-    _sync(device)
+    sync(device)
     t0, c0 = time.perf_counter(), time.process_time()
     fn()
-    _sync(device)
+    sync(device)
     return time.perf_counter() - t0, time.process_time() - c0
 
 

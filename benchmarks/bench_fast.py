@@ -43,15 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from mmcert_verified.fast.classify import radius_batch, top_two  # noqa: E402
 from mmcert_verified.reference import certify as ref  # noqa: E402
 from mmcert_verified.reference import segmentation as refseg  # noqa: E402
+from timing import best_time, sync  # noqa: E402  (benchmarks/timing.py)
 
 KITTI = dict(n=[465_750, 465_750], k=[500, 500], r=[5, 5], attack="modify", method="mmcert")
 RAVDESS = dict(n=[108, 79380], k=[5, 1000], ratio=[1, 1], attack="modify", method="mmcert")
 ALPHA = "0.001"
-
-
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+REPEAT = 5  # (b): each steady-state time is the best of this many calls, after a warm-up call
 
 
 def kitti_votes(seed: int, H: int = 375, W: int = 1242, N: int = 100) -> tuple[np.ndarray, np.ndarray]:
@@ -91,11 +88,11 @@ def bench_segmentation(images: int, device: str, with_reference: bool) -> dict:
     for i, (votes, labels) in enumerate(data):
         v = torch.as_tensor(votes, device=device)
         lab = torch.as_tensor(labels, device=device)
-        _sync(device)
+        sync(device)
         calls[0] = 0
         t0 = time.perf_counter()
         got = fastseg.segment(v, ALPHA, labels=lab, device=device, **KITTI)
-        _sync(device)
+        sync(device)
         fast_t.append(time.perf_counter() - t0)
         fallbacks.append(calls[0])
         top = np.sort(votes, axis=0)
@@ -111,35 +108,23 @@ def bench_segmentation(images: int, device: str, with_reference: bool) -> dict:
     return dict(fast=fast_t, ref=ref_t, pairs=pairs, fallbacks=fallbacks, last=summary)
 
 
-def best_of(fn, device: str, repeat: int = 5) -> float:
-    fn()
-    _sync(device)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def bench_radius(inputs: int, ref_sample: int, device: str, classes: int = 7) -> dict:
     counts = ravdess_counts(7, inputs, C=classes)
     c = torch.as_tensor(counts, device=device)
-    _sync(device)
+    sync(device)
     t0 = time.perf_counter()
     cold = radius_batch(c, ALPHA, RAVDESS["n"], RAVDESS["k"], RAVDESS["ratio"], RAVDESS["attack"], RAVDESS["method"])
-    _sync(device)
+    sync(device)
     t_cold = time.perf_counter() - t0
     t0 = time.perf_counter()
     warm = radius_batch(c, ALPHA, RAVDESS["n"], RAVDESS["k"], RAVDESS["ratio"], RAVDESS["attack"], RAVDESS["method"])
-    _sync(device)
+    sync(device)
     t_warm = time.perf_counter() - t0
     assert torch.equal(cold.radius, warm.radius)
-    steady = best_of(lambda: radius_batch(c, ALPHA, RAVDESS["n"], RAVDESS["k"], RAVDESS["ratio"], RAVDESS["attack"],
-                                          RAVDESS["method"]), device)
-    floor = best_of(lambda: torch.topk(c, min(2, classes), dim=1), device)
-    top = best_of(lambda: top_two(c), device)
+    steady = best_time(lambda: radius_batch(c, ALPHA, RAVDESS["n"], RAVDESS["k"], RAVDESS["ratio"], RAVDESS["attack"],
+                                            RAVDESS["method"]), REPEAT, device)
+    floor = best_time(lambda: torch.topk(c, min(2, classes), dim=1), REPEAT, device)
+    top = best_time(lambda: top_two(c), REPEAT, device)
     rng = np.random.default_rng(11)
     idx = np.arange(inputs) if ref_sample >= inputs else rng.choice(inputs, size=ref_sample, replace=False)
     t0 = time.perf_counter()

@@ -15,7 +15,6 @@ Target on the 2-core CPU: (a) fast FCSB + radius for 10^5 inputs well under 1 s.
 
 from __future__ import annotations
 
-import argparse
 import platform
 import sys
 import time
@@ -29,6 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from mmcert_verified.feature_smoothing import bound as ref  # noqa: E402
 from mmcert_verified.feature_smoothing import fast  # noqa: E402
+from command_line import parse_options  # noqa: E402  (benchmarks/command_line.py)
+from timing import sync  # noqa: E402  (benchmarks/timing.py)
 
 
 def scores(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -44,13 +45,11 @@ def bench_bounds(args) -> None:
     sigma, eps = 0.25, 0.1
     times = {}
     for label in ("cold", "warm"):
-        if args.device == "cuda":
-            torch.cuda.synchronize()
+        sync(args.device)
         t0 = time.perf_counter()
         out = fast.fcsb_batch(s, sigma, eps)
         rad = fast.radius_batch(s, sigma, Fraction(1, 2))
-        if args.device == "cuda":
-            torch.cuda.synchronize()
+        sync(args.device)
         times[label] = time.perf_counter() - t0
     m = min(args.ref_sample, args.inputs)
     t0 = time.perf_counter()
@@ -109,15 +108,8 @@ def bench_model(args) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--inputs", type=int, default=100_000)
-    p.add_argument("--ref-sample", type=int, default=2000)
-    p.add_argument("--model", action="store_true")
-    p.add_argument("--samples", type=int, default=1000)
-    p.add_argument("--batch", type=int, default=250)
-    args = p.parse_args()
+    args = parse_options(__doc__, device="cpu", threads=2, inputs=100_000, ref_sample=2000, model=False, samples=1000,
+                         batch=250)
     torch.set_num_threads(args.threads)
     print(f"python {platform.python_version()}, torch {torch.__version__}, {args.threads} threads")
     bench_bounds(args)

@@ -16,7 +16,6 @@ One-time costs (imports, torch's first large allocations) are paid on a warm-up 
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -24,6 +23,8 @@ import numpy as np
 from mmcert_verified.fast import confidence
 from mmcert_verified.fast import segmentation as fastseg
 from mmcert_verified.reference import segmentation as refseg
+
+from command_line import parse_options  # benchmarks/command_line.py (this folder is first on sys.path)
 
 KITTI = dict(n=(465750, 465750), k=(9000, 1000), r=(5, 5), attack="modify")
 ALPHA = "0.001"
@@ -62,16 +63,8 @@ def check_against_reference(votes: np.ndarray, N: int, bound: str, count: int, w
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="100,1000,10000,100000,1000000")
-    ap.add_argument("--rows", type=int, default=375)
-    ap.add_argument("--cols", type=int, default=1242)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--bound", default="bonferroni")
-    ap.add_argument("--check-pairs", type=int, default=8)
-    ap.add_argument("--check-image-n", type=int, default=100)
-    args = ap.parse_args()
+    args = parse_options(__doc__, sizes="100,1000,10000,100000,1000000", rows=375, cols=1242, repeat=3, threads=1,
+                         bound="bonferroni", check_pairs=8, check_image_n=100)
     import torch
 
     torch.set_num_threads(args.threads)
