@@ -13,7 +13,8 @@ one per :class:`~mmcert_verified.attacks.adversarial_training.TrainingKind`, wri
   in-distribution image augmentation (a shift of at most one pixel, as the generator's own position
   jitter, and a brightness gain in [0.92, 1.08]).
 
-Deterministic: fixed seeds, one CPU thread; the same command writes the same bytes.
+Deterministic: fixed seeds, one CPU thread; the same command writes the same bytes on the same CPU kernels
+(torch picks them by CPU capability: the committed weights were trained with AVX-512).
 """
 
 from __future__ import annotations

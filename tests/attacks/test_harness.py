@@ -95,7 +95,18 @@ def test_harness_larger_run():
     _sound_monte_carlo_report_on_av(20, budgets, 1000, restarts=2, eval_votes=200, steps=10)
 
 
+#: the CPU kernels the committed image-text weights were trained with.  torch (and its BLAS) pick their
+#: kernels by CPU capability, and 30 epochs amplify the last-bit differences: retrained on an AVX2-only
+#: CPU the same command gives entirely different weights (relative difference about 1, measured on an AMD
+#: EPYC without AVX-512), so bit-for-bit reproduction can only be checked on an AVX-512 machine, where
+#: this test passed in CI before.
+TRAINED_ON = "AVX512"
+
+
 @pytest.mark.slow
+@pytest.mark.skipif(torch.backends.cpu.get_cpu_capability() != TRAINED_ON,
+                    reason=f"the committed weights were trained with {TRAINED_ON} kernels; this CPU has "
+                    f"{torch.backends.cpu.get_cpu_capability()}")
 def test_standard_image_text_weights_reproduce(tmp_path):
     from reference_models import image_text
     from reference_models.train_image_text import train
