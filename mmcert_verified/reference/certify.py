@@ -11,19 +11,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Sequence
 
-from ..threat_model import (
-    Attack,
-    Budget,
-    Method,
-    Setting,
-    attacked_sizes,
-    budget_ratio,
-    max_radius_multiplier,
-    parse_attacks,
-)
+from ..threat_model import Attack, Budget, Method, Setting, attacked_sizes, budget_ratio
+from ..threat_model import max_radius_multiplier, parse_attacks
 from ..threat.alpha import alpha_fraction
 from ..votes import Votes
 from .clopper_pearson import cp_lower, cp_upper
+from .monotone import last_true
 from .theorem1 import SubsampleMasses, Theorem1Decision, decide
 
 
@@ -96,16 +89,9 @@ class Certification:
         return self.decision.certified
 
 
-def certify(
-    counts: Sequence[int],
-    alpha,
-    n: Sequence[int],
-    k: Sequence[int],
-    r: Sequence[int],
-    attack: str | Sequence[str] = "modify",
-    method: Method | str = Method.MMCERT,
-    bound="bonferroni",
-) -> Certification:
+def certify(counts: Sequence[int], alpha, n: Sequence[int], k: Sequence[int], r: Sequence[int],
+            attack: str | Sequence[str] = "modify", method: Method | str = Method.MMCERT,
+            bound="bonferroni") -> Certification:
     """Certify the ensemble's label for one input against budget r (clause T1).
 
     Guarantee: with probability at least 1 - alpha over the N sub-samples that
@@ -145,16 +131,9 @@ def certified_at(bounds: LabelBounds, setting: Setting, budget: Budget) -> bool:
     return decide(bounds.p_a_lower, bounds.p_b_upper, masses).certified
 
 
-def radius(
-    counts: Sequence[int],
-    alpha,
-    n: Sequence[int],
-    k: Sequence[int],
-    ratio: Sequence[int],
-    attack: str | Sequence[str] = "modify",
-    method: Method | str = Method.MMCERT,
-    bound="bonferroni",
-) -> RadiusResult:
+def radius(counts: Sequence[int], alpha, n: Sequence[int], k: Sequence[int], ratio: Sequence[int],
+           attack: str | Sequence[str] = "modify", method: Method | str = Method.MMCERT,
+           bound="bonferroni") -> RadiusResult:
     """Clause R1: the largest integer t >= 0 such that r = (t*c_1, ..., t*c_T) is certified.
 
     Certification is monotone in every r_i (clause T1.5), so the certified t
@@ -191,10 +170,4 @@ def last_certified(ok, limit: int | None) -> int | None:
             hi = t
             break
         lo, step = t, step * 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    return last_true(ok, lo, hi)

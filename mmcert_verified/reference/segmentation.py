@@ -35,6 +35,7 @@ from ..errors import InvalidParameterError
 from ..threat_model import Attack, Budget, Method, Setting, attacked_sizes, parse_attacks
 from .certify import alpha_fraction
 from .clopper_pearson import decimal_string
+from .monotone import first_true
 from .theorem1 import SubsampleMasses, decide
 
 #: alpha* lives on the grid of binary numbers with GRID_BITS + 1 significant bits (SEG.2)
@@ -227,14 +228,7 @@ def alpha_star(pair: tuple[int, int], problem: PixelProblem, alpha, floor=None) 
     lo = bottom
     if ok(lo):
         return grid_value(lo)  # certified even there: alpha* is reported as the bottom of the search
-    hi = top  # ok(hi) and not ok(lo): bisect on grid indices
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return grid_value(hi)
+    return grid_value(first_true(ok, lo, top))  # ok(top) and not ok(lo): bisect on grid indices
 
 
 # --------------------------------------------------------------------------- Holm
@@ -519,21 +513,9 @@ def prepare(
     return batch, lab, batched, problem
 
 
-def segment(
-    counts,
-    alpha,
-    n: Sequence[int],
-    k: Sequence[int],
-    r: Sequence[int],
-    attack="modify",
-    method="mmcert",
-    labels=None,
-    segmented_attack=None,
-    r_o: int = 0,
-    segmented_modality: int = 0,
-    progress: Callable[[int, int], None] | None = None,
-    bound="bonferroni",
-) -> SegmentationResult:
+def segment(counts, alpha, n: Sequence[int], k: Sequence[int], r: Sequence[int], attack="modify",
+            method="mmcert", labels=None, segmented_attack=None, r_o: int = 0, segmented_modality: int = 0,
+            progress: Callable[[int, int], None] | None = None, bound="bonferroni") -> SegmentationResult:
     """Certify every pixel of one image or a batch with the reference engine (clause SEG).
 
     Guarantee (per image): with probability at least 1 - alpha over the N
