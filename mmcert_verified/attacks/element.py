@@ -33,6 +33,7 @@ from mmcert_verified.sampling.counting import first_argmax
 from mmcert_verified.threat_model import Attack, Budget
 
 from .box_search import default_box, random_values, signed_gradient_ascent, untargeted_margin_objective
+from .ensemble_search import EnsembleSearch
 
 
 def element_view(m: Modality, x: torch.Tensor) -> torch.Tensor:
@@ -119,18 +120,10 @@ class ElementAttackResult:
     estimated_margin: float
 
 
-class _ElementAttack:
-    """Shared set-up: the model, its plan, the class count, the budget and the search sizes."""
+class _ElementAttack(EnsembleSearch):
+    """Shared set-up: the model, its plan, the class count and the search sizes (:class:`EnsembleSearch`)."""
 
-    def __init__(self, model: torch.nn.Module, plan: SamplingPlan, classes: int, *, restarts: int = 4,
-                 eval_votes: int = 200, seed: int = 0, boxes: Sequence[tuple[float, float]] | None = None,
-                 batch_size: int = 256) -> None:
-        self.model, self.plan, self.classes = model, plan, int(classes)
-        self.restarts, self.eval_votes, self.seed = int(restarts), int(eval_votes), int(seed)
-        self.boxes = None if boxes is None else tuple(tuple(map(float, b)) for b in boxes)
-        self.batch_size = int(batch_size)
-        if self.restarts < 1 or self.eval_votes < 1:
-            raise InvalidParameterError("element attacks need restarts >= 1 and eval_votes >= 1")
+    DEFAULTS = {"restarts": 4, "eval_votes": 200, "seed": 0, "boxes": None, "batch_size": 256}
 
     def _box(self, i: int, x: torch.Tensor) -> tuple[float, float]:
         return self.boxes[i] if self.boxes is not None else default_box(x)
@@ -177,9 +170,7 @@ class RandomElementAttack(_ElementAttack):
 class GreedyElementAttack(_ElementAttack):
     """Random positions, values optimised by signed gradient on the expected base-model margin."""
 
-    def __init__(self, *args, steps: int = 20, step_size: float = 0.1, samples: int = 128, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.steps, self.step_size, self.samples = int(steps), float(step_size), int(samples)
+    DEFAULTS = {**_ElementAttack.DEFAULTS, "steps": 20, "step_size": 0.1, "samples": 128}
 
     def _refine(self, inputs, positions, values, label, gen):
         boxes = [self._box(i, x) for i, x in enumerate(inputs)]

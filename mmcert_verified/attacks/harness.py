@@ -110,12 +110,34 @@ class HarnessReport:
         return tuple(f for f in self.findings if f.violation)
 
 
-def check_harness(beta: float, n_certify: int, n_attack: int) -> None:
-    """The harness's test level and vote counts must be usable (precise exception otherwise)."""
-    if not 0 < beta < 1:
-        raise InvalidParameterError(f"beta must be in (0, 1), got {beta}")
-    if n_certify < 1 or n_attack < 1:
-        raise InvalidParameterError("need n_certify >= 1 and n_attack >= 1")
+@dataclass(frozen=True)
+class HarnessSettings:
+    """What both falsification harnesses take: the model and its sampling plan, the vote counts (``n_certify``
+    for the certificate, ``n_attack`` per attacked input, independent streams), the certificate's level
+    ``alpha`` and the test's level ``beta``, and the seed of the streams."""
+
+    model: torch.nn.Module
+    plan: SamplingPlan
+    classes: int
+    n_certify: int = 100
+    n_attack: int = 1000
+    alpha: str = "0.001"
+    beta: float = 0.001
+    seed: int = 0
+
+    def start(self, inputs, labels, indices: Sequence[int] | None, budgets: Sequence, desc: str, progress: bool):
+        """A run's first steps: the settings checked, the inputs numbered (see :func:`numbered_inputs`) and a
+        progress bar over inputs x budgets opened; returns (items, bar)."""
+        self.check()
+        items = numbered_inputs(inputs, labels, indices)
+        return items, budget_bar(items, budgets, desc, progress)
+
+    def check(self) -> None:
+        """The test level and vote counts must be usable (precise exception otherwise)."""
+        if not 0 < self.beta < 1:
+            raise InvalidParameterError(f"beta must be in (0, 1), got {self.beta}")
+        if self.n_certify < 1 or self.n_attack < 1:
+            raise InvalidParameterError("need n_certify >= 1 and n_attack >= 1")
 
 
 def numbered_inputs(inputs, labels, indices: Sequence[int] | None):
@@ -145,18 +167,10 @@ def summarise(findings: Sequence[Finding], budgets: Sequence[Budget]) -> tuple[B
 
 
 @dataclass(frozen=True)
-class MonteCarloHarness:
+class MonteCarloHarness(HarnessSettings):
     """Votes: ``n_certify`` for the certificate (seed ``seed``), ``n_attack`` for each attacked input
     (seed ``seed + 1``, independent); level ``alpha`` for the certificate, ``beta`` for the test."""
 
-    model: torch.nn.Module
-    plan: SamplingPlan
-    classes: int
-    n_certify: int = 100
-    n_attack: int = 1000
-    alpha: str = "0.001"
-    beta: float = 0.001
-    seed: int = 0
     attack_all: bool = True
     batch_size: int = 256
 
@@ -169,12 +183,10 @@ class MonteCarloHarness:
         ``indices`` number the inputs (default 0, 1, ...): input i's votes come from stream (seed, i)."""
         if certifier is None:
             from mmcert_verified.reference.certify import certify as certifier
-        check_harness(self.beta, self.n_certify, self.n_attack)
+        items, bar = self.start(inputs, labels, indices, budgets, "harness", progress)
         threshold = Fraction(self.beta) / max(self.classes - 1, 1)
         setting = self.plan.setting
         findings = []
-        items = numbered_inputs(inputs, labels, indices)
-        bar = budget_bar(items, budgets, "harness", progress)
         for index, x, label in items:
             device = x[0].device
             counts = ensemble_counts(self.model, self.plan, x, self.classes, self.n_certify,

@@ -32,6 +32,7 @@ from mmcert_verified.threat_model import Budget
 
 from .box_search import random_values, signed_gradient_ascent, value_boxes
 from .element import check_modify_budget, element_view, encode_differentiable, write_elements
+from .ensemble_search import EnsembleSearch
 
 
 def pixel_counts(model: torch.nn.Module, plan: SamplingPlan, inputs: Sequence[torch.Tensor], classes: int,
@@ -72,20 +73,11 @@ class PixelAttackResult:
     estimated_min_margin: float
 
 
-class PixelElementAttack:
+class PixelElementAttack(EnsembleSearch):
     """Local modification attack on the target pixels of a segmentation ensemble (module docstring)."""
 
-    def __init__(self, model: torch.nn.Module, plan: SamplingPlan, classes: int, *, restarts: int = 2,
-                 steps: int = 10, step_size: float = 0.1, samples: int = 64, eval_votes: int = 100,
-                 window: int = 2, seed: int = 0, boxes: Sequence[tuple[float, float]] | None = None,
-                 batch_size: int = 100) -> None:
-        self.model, self.plan, self.classes = model, plan, int(classes)
-        self.restarts, self.steps, self.step_size = int(restarts), int(steps), float(step_size)
-        self.samples, self.eval_votes, self.window = int(samples), int(eval_votes), int(window)
-        self.seed, self.batch_size = int(seed), int(batch_size)
-        self.boxes = None if boxes is None else tuple(tuple(map(float, b)) for b in boxes)
-        if self.restarts < 1 or self.eval_votes < 1 or self.samples < 1 or self.steps < 0 or self.window < 0:
-            raise InvalidParameterError("pixel attacks need restarts, eval_votes, samples >= 1 and steps, window >= 0")
+    DEFAULTS = {"restarts": 2, "steps": 10, "step_size": 0.1, "samples": 64, "eval_votes": 100, "window": 2,
+                "seed": 0, "boxes": None, "batch_size": 100}
 
     def _positions(self, gen, budget: Budget, centre: int, grid: tuple[int, int], device) -> tuple[torch.Tensor, ...]:
         h, w = grid

@@ -32,11 +32,10 @@ import numpy as np
 import torch
 
 from mmcert_verified.reference.segmentation import holm_accept_values
-from mmcert_verified.sampling import SamplingPlan
 from mmcert_verified.sampling.seeds import input_generator
 from mmcert_verified.threat_model import Budget
 
-from .harness import HarnessReport, budget_bar, check_harness, numbered_inputs, sign_test_p_value
+from .harness import HarnessReport, HarnessSettings, sign_test_p_value
 from .pixel import pixel_counts, pixel_margins
 
 #: the reference ``segment`` signature: (counts, alpha, n, k, r, attack, method) -> SegmentationResult
@@ -134,18 +133,10 @@ def summarise_pixels(findings: Sequence[PixelFinding], budgets: Sequence[Budget]
 
 
 @dataclass(frozen=True)
-class SegmentationHarness:
+class SegmentationHarness(HarnessSettings):
     """Votes: ``n_certify`` for the certificate (stream (seed, i)), ``n_attack`` on each attacked image
     (stream (seed + 1, i)); family level ``alpha`` for the certificate, ``beta`` for Holm's test."""
 
-    model: torch.nn.Module
-    plan: SamplingPlan
-    classes: int
-    n_certify: int = 100
-    n_attack: int = 1000
-    alpha: str = "0.001"
-    beta: float = 0.001
-    seed: int = 0
     batch_size: int = 100
 
     def run(self, inputs: Sequence[Sequence[torch.Tensor]], labels: Sequence, budgets: Sequence[Budget],
@@ -156,11 +147,9 @@ class SegmentationHarness:
         ground truth.  ``certifier`` defaults to the reference engine's ``segment``."""
         if certifier is None:
             from mmcert_verified.reference.segmentation import segment as certifier
-        check_harness(self.beta, self.n_certify, self.n_attack)
+        items, bar = self.start(inputs, labels, indices, budgets, "segmentation harness", progress)
         setting = self.plan.setting
         findings = []
-        items = numbered_inputs(inputs, labels, indices)
-        bar = budget_bar(items, budgets, "segmentation harness", progress)
         for index, x, label in items:
             device = x[0].device
             truth = np.asarray(label).astype(np.int64)

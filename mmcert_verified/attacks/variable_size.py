@@ -36,6 +36,7 @@ from mmcert_verified.threat_model import Attack, Budget, attacked_sizes
 
 from .box_search import random_values, signed_gradient_ascent, untargeted_margin_objective, value_boxes
 from .element import ElementAttackResult, element_view, encode_differentiable, ensemble_counts, from_element_view, margin
+from .ensemble_search import EnsembleSearch
 
 
 def resized(m: Modality, x: torch.Tensor) -> Modality:
@@ -87,20 +88,14 @@ def _shape_with(m: Modality, n: int) -> tuple[int, ...]:
     return tuple(shape)
 
 
-class VariableSizeElementAttack:
+class VariableSizeElementAttack(EnsembleSearch):
     """Modify, add and delete elements (one attack per modality, from the budget); see the module docstring."""
 
-    def __init__(self, model: torch.nn.Module, plan: SamplingPlan, classes: int, *, restarts: int = 4,
-                 steps: int = 20, step_size: float = 0.1, samples: int = 64, candidates: int = 16,
-                 eval_votes: int = 200, seed: int = 0, boxes: Sequence[tuple[float, float]] | None = None,
-                 batch_size: int = 256) -> None:
-        self.model, self.plan, self.classes = model, plan, int(classes)
-        self.restarts, self.steps, self.step_size = int(restarts), int(steps), float(step_size)
-        self.samples, self.candidates, self.eval_votes = int(samples), int(candidates), int(eval_votes)
-        self.seed, self.batch_size = int(seed), int(batch_size)
-        self.boxes = None if boxes is None else tuple(tuple(map(float, b)) for b in boxes)
-        if min(self.restarts, self.samples, self.candidates, self.eval_votes) < 1 or self.steps < 0:
-            raise InvalidParameterError("need restarts, samples, candidates, eval_votes >= 1 and steps >= 0")
+    DEFAULTS = {"restarts": 4, "steps": 20, "step_size": 0.1, "samples": 64, "candidates": 16, "eval_votes": 200,
+                "seed": 0, "boxes": None, "batch_size": 256}
+
+    def __init__(self, model: torch.nn.Module, plan: SamplingPlan, classes: int, **search) -> None:
+        super().__init__(model, plan, classes, **search)
         for m in plan.modalities:
             if len(m.element_dims) != 1:
                 raise InvalidParameterError(f"modality {m.name!r}: variable sizes need one element dimension")
