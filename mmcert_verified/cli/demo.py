@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import sys
 
+HELP = "MMCert vs randomized ablation on the reference models (plots like the paper's Figures 1-2)"
+#: the verb's --help text (argparse re-flows it)
+DESCRIPTION = """Certifies the committed audio-visual and road-segmentation reference models with MMCert and with the
+randomized-ablation baseline over budgets r2 = c * r1 (c = 1..4) and writes PNG plots, results.json and CSV
+tables. MMCert uses its paper's Bonferroni bounds, the baseline the randomized-ablation paper's p_B = 1 - p_A
+(see --mmcert-bound, --baseline-bound). Exit status 1 if MMCert falls below the baseline somewhere or a curve
+rises."""
+
 
 def register(sub) -> None:
-    p = sub.add_parser(
-        "demo",
-        help="MMCert vs randomized ablation on the reference models (plots like the paper's Figures 1-2)",
-        description="Certifies the committed audio-visual and road-segmentation reference models with MMCert "
-        "and with the randomized-ablation baseline over budgets r2 = c * r1 (c = 1..4) and writes PNG plots, "
-        "results.json and CSV tables. MMCert uses its paper's Bonferroni bounds, the baseline the "
-        "randomized-ablation paper's p_B = 1 - p_A (see --mmcert-bound, --baseline-bound). "
-        "Exit status 1 if MMCert falls below the baseline somewhere or a curve rises.",
-    )
+    p = sub.add_parser("demo", help=HELP, description=DESCRIPTION)
     p.add_argument("--out", default="mmcert-demo", metavar="DIR", help="output directory (default ./mmcert-demo)")
     p.add_argument("--force", action="store_true", help="replace the demo's files if DIR already holds them")
     p.add_argument("--device", help="device for sub-sampling and the models (default: the configs', cpu)")

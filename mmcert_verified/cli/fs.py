@@ -35,6 +35,7 @@ from ..feature_smoothing.estimation import (
     statistics_from_cosines,
 )
 from ..feature_smoothing.gaussian import DECIMALS, fixed_decimal_string
+from .arrays import load_npy
 
 #: a plain decimal with an exponent of at most 4 digits, or p/q (bounded, so parsing cannot blow up)
 _NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,4})?$|^[+-]?\d{1,200}/\d{1,200}$")
@@ -148,24 +149,6 @@ def run_certify(args) -> int:
     return 0
 
 
-def load_cosines(path: str) -> np.ndarray:
-    """Read a .npy file (no pickles, size-limited)."""
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-    except OSError as exc:
-        raise InputFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if size > MAX_COSINES_BYTES:
-        raise InputFileError(f"{path} is larger than {MAX_COSINES_BYTES} bytes")
-    try:
-        arr = np.load(p, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise InputFileError(f"{path} is not a readable .npy array: {exc}") from None
-    if not isinstance(arr, np.ndarray):
-        raise InputFileError(f"{path} holds no single array")
-    return arr
-
-
 def score_json(cosines: np.ndarray, alpha_text: str, bound: str) -> dict:
     """The JSON object of ``mmcert fs score``."""
     alpha = exact_number(alpha_text, "--alpha")
@@ -223,7 +206,7 @@ def run_score(args) -> int:
         out = Path(args.out)
         if out.exists() or out.is_symlink():
             raise InputFileError(f"{out} already exists; refusing to overwrite it")
-    cosines = load_cosines(args.cosines)
+    cosines = load_npy(args.cosines, "--cosines", MAX_COSINES_BYTES)
     doc = score_json(cosines, args.alpha, args.bound)
     if args.out is not None:
         from ..feature_smoothing.certificate import write_fs_certificate

@@ -10,18 +10,19 @@ from ..errors import InputFileError, InvalidParameterError
 from .arguments import int_list
 
 
+HELP = "predict the certified accuracy each (k, N, bound method) would give, before certifying"
+#: the verb's --help text (argparse re-flows it)
+DESCRIPTION = """Plan a certification: draw a few calibration votes per candidate k (from CONFIG's model, on its first inputs)
+or read them (--calibration), and predict the certified accuracy along the budget direction r = t * ratio for
+every N and bound method. A plan is an estimate, not a certificate: certify with fresh votes (mmcert run),
+never with the calibration votes. Classification configs only."""
+
+
 def register(sub) -> None:
     from ..bounds.rules import BoundName
     from ..planning import Predictor
 
-    p = sub.add_parser(
-        "plan",
-        help="predict the certified accuracy each (k, N, bound method) would give, before certifying",
-        description="Plan a certification: draw a few calibration votes per candidate k (from CONFIG's model, "
-        "on its first inputs) or read them (--calibration), and predict the certified accuracy along the budget "
-        "direction r = t * ratio for every N and bound method. A plan is an estimate, not a certificate: certify "
-        "with fresh votes (mmcert run), never with the calibration votes. Classification configs only.",
-    )
+    p = sub.add_parser("plan", help=HELP, description=DESCRIPTION)
     p.add_argument("config", metavar="CONFIG.toml", nargs="?", help="run config whose model and data calibrate")
     p.add_argument("--calibration", metavar="FILE.json",
                    help="calibration votes to plan from instead of a model (a calibration file or a plan file)")

@@ -7,6 +7,12 @@ from pathlib import Path
 
 from ..errors import InputFileError
 
+HELP = "summarise run files (merged or not) and plot certified accuracy against the budget"
+#: the verb's --help text (argparse re-flows it)
+DESCRIPTION = """Summarise each RUN.jsonl written by mmcert run or mmcert merge: certified accuracy (classification) or
+certified pixel accuracy, F-score and IoU (segmentation) per budget, and one PNG per file with a curve per
+budget direction, titled with N, alpha, k and the attack."""
+
 LABELS = {
     "certified_accuracy": "certified accuracy",
     "pixel_accuracy": "certified pixel accuracy",
@@ -16,13 +22,7 @@ LABELS = {
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
-        "report",
-        help="summarise run files (merged or not) and plot certified accuracy against the budget",
-        description="Summarise each RUN.jsonl written by mmcert run or mmcert merge: certified accuracy "
-        "(classification) or certified pixel accuracy, F-score and IoU (segmentation) per budget, and one PNG "
-        "per file with a curve per budget direction, titled with N, alpha, k and the attack.",
-    )
+    p = sub.add_parser("report", help=HELP, description=DESCRIPTION)
     p.add_argument("runs", metavar="RUN.jsonl", nargs="+", help="run files (mmcert run / mmcert merge)")
     p.add_argument("--out", metavar="DIR", default=".", help="where the PNGs go (default: the current directory)")
     p.add_argument("--no-plots", action="store_true", help="print the summary only")

@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import InputFileError, InvalidParameterError
 from ..threat_model import Attack, Method, parse_attacks
 from .arguments import add_bound_argument, int_list, probability, resolve_engine
+from .arrays import load_npy
 
 
 def register(sub) -> None:
@@ -34,20 +35,6 @@ def register(sub) -> None:
     p.set_defaults(handler=run_segment)
 
 
-def load_array(path: str, flag: str) -> np.ndarray:
-    """Load a .npy array without ever unpickling; any failure is one clear error."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputFileError(f"{flag} {path}: no such file")
-    try:
-        arr = np.load(p, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputFileError(f"{flag} {path}: not a readable .npy array ({exc})") from None
-    if not isinstance(arr, np.ndarray):
-        raise InputFileError(f"{flag} {path}: holds an archive, not one array")
-    return arr
-
-
 def run_segment(args) -> int:
     n = int_list(args.n, "--n")
     k = int_list(args.k, "--k")
@@ -65,8 +52,8 @@ def run_segment(args) -> int:
     for flag, path in (("--mask-out", args.mask_out), ("--out", args.out)):
         if path and Path(path).exists():
             raise InputFileError(f"{flag} {path} already exists; refusing to overwrite it")
-    counts = load_array(args.counts, "--counts")
-    labels = load_array(args.labels, "--labels") if args.labels else None
+    counts = load_npy(args.counts, "--counts")
+    labels = load_npy(args.labels, "--labels") if args.labels else None
     engine = resolve_engine(args.engine)
     if engine == "fast":
         from ..fast.segmentation import segment
