@@ -269,6 +269,18 @@ class _Outcome:
     checks: tuple[str, ...]
 
 
+def _undefined(exc: Exception, checks: Sequence[str]) -> _Outcome:
+    """The outcome for recorded inputs that the reference engine refuses: they define no certification."""
+    return _Outcome((f"the recorded inputs do not define a certification: {exc}",), None, None, None, tuple(checks))
+
+
+def _compared(loaded: LoadedCertificate, derived: Any, bounds: bool) -> _Compare:
+    """The recorded claims of ``loaded`` compared member by member with the re-derived ``derived``."""
+    cmp = _Compare(bounds=bounds)
+    cmp.run(loaded.doc["claims"], derived, "claims")
+    return cmp
+
+
 def _oracle_check(result: Certification, budgets: Sequence[tuple[int, ...]]) -> tuple[list[str], bool]:
     """Clause NP.1 cross-check of a certified decision on tiny sizes; (reasons, ran).
 
@@ -405,10 +417,9 @@ def _audit_classification(loaded: LoadedCertificate) -> _Outcome:
         if inp.radius_ratio is not None:
             rad = _radius(result, inp.radius_ratio, loaded.doc["claims"].get("largest_certified"))
     except MMCertError as exc:
-        return _Outcome((f"the recorded inputs do not define a certification: {exc}",), None, None, None, tuple(checks))
+        return _undefined(exc, checks)
     derived = classification_claims(result, rad)
-    cmp = _Compare(bounds=False)
-    cmp.run(loaded.doc["claims"], derived, "claims")
+    cmp = _compared(loaded, derived, bounds=False)
     reasons = _order(cmp.reasons)
     margin = derived["theorem1_gap"]
     budgets = []
@@ -461,9 +472,8 @@ def _audit_segmentation(loaded: LoadedCertificate, path: Path) -> _Outcome:
         )
         derived = segmentation_claims(result.to_json(), t.alpha_text)
     except MMCertError as exc:
-        return _Outcome((f"the recorded inputs do not define a certification: {exc}",), None, None, None, checks)
-    cmp = _Compare(bounds=True)
-    cmp.run(loaded.doc["claims"], derived, "claims")
+        return _undefined(exc, checks)
+    cmp = _compared(loaded, derived, bounds=True)
     claimed = loaded.doc["claims"].get("certified_pixels")
     summary = (
         f"segmentation, {_json_show(claimed)} of {_json_show(derived.get('pixels'))} pixels certified "
@@ -490,13 +500,20 @@ def _claimed_list(doc: dict, key: str) -> list:
     return value if isinstance(value, list) else []
 
 
-def _audit_classification_per_input(loaded: LoadedCertificate) -> _Outcome:
-    """CERT.4: every budget's verdict and gap and every ratio's radius, re-derived from the one vote vector."""
+def _budget_list_common(loaded: LoadedCertificate, kind: type):
+    """The CERT.4/CERT.5 inputs of ``loaded`` (of type ``kind``) and their common part, every budget's
+    masses checked against :data:`MAX_MASS_BITS` first."""
     inp = loaded.inputs
-    assert isinstance(inp, ClassificationPerInputInputs)
+    assert isinstance(inp, kind)
     c = inp.common
     for r in c.budgets:
         _check_mass_size(c.method, c.n, c.k, r, c.attack)
+    return inp, c
+
+
+def _audit_classification_per_input(loaded: LoadedCertificate) -> _Outcome:
+    """CERT.4: every budget's verdict and gap and every ratio's radius, re-derived from the one vote vector."""
+    inp, c = _budget_list_common(loaded, ClassificationPerInputInputs)
     checks = ["structure", "digest", "reference"]
     if sum(inp.counts) != c.samples:
         return _Outcome((f"inputs.N: the votes sum to {sum(inp.counts)}, the certificate records N = {c.samples} "
@@ -508,10 +525,9 @@ def _audit_classification_per_input(loaded: LoadedCertificate) -> _Outcome:
         radii = [_radius(certs[0], ratio, claimed[i] if i < len(claimed) else None)
                  for i, ratio in enumerate(inp.ratios)]
     except MMCertError as exc:
-        return _Outcome((f"the recorded inputs do not define a certification: {exc}",), None, None, None, tuple(checks))
+        return _undefined(exc, checks)
     derived = classification_budget_claims(certs, radii)
-    cmp = _Compare(bounds=False)
-    cmp.run(loaded.doc["claims"], derived, "claims")
+    cmp = _compared(loaded, derived, bounds=False)
     reasons = list(cmp.reasons)
     budgets = [tuple(x.budget.r) for x in certs if x.certified]
     budgets += [tuple(rad.radius * v for v in rad.ratio) for rad in radii if rad.radius is not None]
@@ -533,11 +549,7 @@ def _audit_classification_per_input(loaded: LoadedCertificate) -> _Outcome:
 
 def _audit_segmentation_per_input(loaded: LoadedCertificate, path: Path) -> _Outcome:
     """CERT.4: the reference ``segment`` of the one sidecar at every budget, compared as for CERT.1."""
-    inp = loaded.inputs
-    assert isinstance(inp, SegmentationPerInputInputs)
-    c = inp.common
-    for r in c.budgets:
-        _check_mass_size(c.method, c.n, c.k, r, c.attack)
+    inp, c = _budget_list_common(loaded, SegmentationPerInputInputs)
     checks = ("structure", "digest", "sidecar digest", "reference")
     try:
         arrays = read_sidecar(path, inp.votes)
@@ -562,9 +574,8 @@ def _audit_segmentation_per_input(loaded: LoadedCertificate, path: Path) -> _Out
         ]
         derived = segmentation_budget_claims(results, c.alpha_text)
     except MMCertError as exc:
-        return _Outcome((f"the recorded inputs do not define a certification: {exc}",), None, None, None, checks)
-    cmp = _Compare(bounds=True)
-    cmp.run(loaded.doc["claims"], derived, "claims")
+        return _undefined(exc, checks)
+    cmp = _compared(loaded, derived, bounds=True)
     counts = ", ".join(str(d.get("certified_pixels")) for d in derived["budgets"][:6])
     summary = (
         f"segmentation per input, {len(c.budgets)} budgets, certified pixels {counts}"
@@ -581,11 +592,7 @@ def _audit_sequential(loaded: LoadedCertificate) -> _Outcome:
     """CERT.5: N = N_j = sum(counts), the round's level alpha_j (CS.1) and every verdict at it, re-derived."""
     from .bounds.sequential import Schedule
 
-    inp = loaded.inputs
-    assert isinstance(inp, SequentialInputs)
-    c = inp.common
-    for r in c.budgets:
-        _check_mass_size(c.method, c.n, c.k, r, c.attack)
+    inp, c = _budget_list_common(loaded, SequentialInputs)
     checks = ("structure", "digest", "reference")
 
     def fail(reason: str) -> _Outcome:
@@ -607,9 +614,8 @@ def _audit_sequential(loaded: LoadedCertificate) -> _Outcome:
         budgets = [Budget(r, c.attack) for r in c.budgets]
         derived = sequential_claims(inp.counts, c.alpha, schedule, inp.round, setting, budgets, rule)
     except MMCertError as exc:
-        return fail(f"the recorded inputs do not define a certification: {exc}")
-    cmp = _Compare(bounds=False)
-    cmp.run(loaded.doc["claims"], derived, "claims")
+        return _undefined(exc, checks)
+    cmp = _compared(loaded, derived, bounds=False)
     won = sum(row["certified"] for row in derived["budgets"])
     summary = (
         f"sequential classification, label {derived['label']} CERTIFIED at {won} of {len(budgets)} budgets after "
@@ -630,9 +636,8 @@ def _audit_feature_smoothing(loaded: LoadedCertificate) -> _Outcome:
     try:
         derived = derive_claims(loaded.inputs)
     except MMCertError as exc:
-        return _Outcome((f"the recorded inputs do not define a certification: {exc}",), None, None, None, checks)
-    cmp = _Compare(bounds=False)
-    cmp.run(loaded.doc["claims"], derived, "claims")
+        return _undefined(exc, checks)
+    cmp = _compared(loaded, derived, bounds=False)
     return _Outcome(tuple(cmp.reasons), None, None, summary(loaded.inputs, derived), checks)
 
 
