@@ -48,39 +48,12 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .certificate_format import (
-    DIGEST_ALGORITHM,
-    FORMAT,
-    GAP_DIGITS,
-    HEX64,
-    LIBNAME,
-    MAX_ALPHA_CHARS,
-    MAX_CERTIFICATE_BYTES,
-    MAX_CLASSES,
-    MAX_DEPTH,
-    MAX_ELEMENTS,
-    MAX_FLOAT_CHARS,
-    MAX_INT_DIGITS,
-    MAX_MODALITIES,
-    MAX_SIDECAR_BYTES,
-    MAX_STRING,
-    MAX_VOTES,
-    SCHEMA_VERSION,
-    SIDECAR_NAME,
-    SPEC_VERSIONS,
-    TIME_PATTERN,
-    CertificateFormatError,
-    Kind,
-    SidecarDigestError,
-    canonical_bytes,
-    compute_digest,
-    exact_text,
-    gap_text,
-    parse_alpha_text,
-    seal,
-    show_value,
-    spec_version_of,
-)
+from .certificate_format import DIGEST_ALGORITHM, FORMAT, GAP_DIGITS, HEX64, LIBNAME, MAX_ALPHA_CHARS
+from .certificate_format import MAX_CERTIFICATE_BYTES, MAX_CLASSES, MAX_DEPTH, MAX_ELEMENTS, MAX_FLOAT_CHARS
+from .certificate_format import MAX_INT_DIGITS, MAX_MODALITIES, MAX_SIDECAR_BYTES, MAX_STRING, MAX_VOTES
+from .certificate_format import SCHEMA_VERSION, SIDECAR_NAME, SPEC_VERSIONS, TIME_PATTERN, CertificateFormatError
+from .certificate_format import Kind, SidecarDigestError, canonical_bytes, compute_digest, exact_text, gap_text
+from .certificate_format import parse_alpha_text, seal, show_value, spec_version_of
 from .certificate_reader import parse_certificate_bytes, validate_certificate
 from .errors import InputFileError, InvalidParameterError, MMCertError
 from .reference.certify import Certification, RadiusResult, alpha_fraction

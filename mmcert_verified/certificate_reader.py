@@ -29,36 +29,12 @@ import numpy as np
 from .errors import InvalidParameterError
 from .threat_model import Attack, Method
 
-from .certificate_format import (
-    SPEC_VERSIONS,
-    CertificateFormatError,
-    DIGEST_ALGORITHM,
-    FORMAT,
-    Kind,
-    MAX_ALPHA_CHARS,
-    MAX_BUDGETS,
-    MAX_CERTIFICATE_BYTES,
-    MAX_CLASSES,
-    MAX_DEPTH,
-    MAX_ELEMENTS,
-    MAX_FLOAT_CHARS,
-    MAX_INT_DIGITS,
-    MAX_MODALITIES,
-    MAX_ROUNDS,
-    MAX_SIDECAR_BYTES,
-    MAX_STRING,
-    MAX_VOTES,
-    SCHEMA_VERSION,
-    SidecarDigestError,
-    HEX64,
-    LIBNAME,
-    SIDECAR_NAME,
-    TIME_PATTERN,
-    kinds_of_version,
-    parse_alpha_text,
-    show_value,
-    spec_version_of,
-)
+from .certificate_format import SPEC_VERSIONS, CertificateFormatError, DIGEST_ALGORITHM, FORMAT, Kind, MAX_ALPHA_CHARS
+from .certificate_format import MAX_BUDGETS, MAX_CERTIFICATE_BYTES, MAX_CLASSES, MAX_DEPTH, MAX_ELEMENTS
+from .certificate_format import MAX_FLOAT_CHARS, MAX_INT_DIGITS, MAX_MODALITIES, MAX_ROUNDS, MAX_SIDECAR_BYTES
+from .certificate_format import MAX_STRING, MAX_VOTES, SCHEMA_VERSION, SidecarDigestError, HEX64, LIBNAME
+from .certificate_format import SIDECAR_NAME, TIME_PATTERN, kinds_of_version, parse_alpha_text, show_value
+from .certificate_format import spec_version_of
 
 
 # --- reading under limits (clauses CERT.1, CERT.2) ------------------------------------------

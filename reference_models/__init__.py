@@ -2,7 +2,8 @@
 
 * :mod:`.av` -- audio-visual emotion-like classifier (32 frames of 8x8 + 400 audio samples, 7 classes)
 * :mod:`.road` -- RGB + depth road segmenter (32 x 96 scenes)
-* ``*_data`` -- deterministic data generators; ``*_model`` -- the networks;
+* ``*_data`` -- deterministic data generators (``labelled_sets``: their shared split and indexing);
+  ``*_model`` -- the networks; ``ablation_training`` -- the AV and road training recipes;
   ``train_av`` / ``train_road`` -- training scripts; ``tune_k`` -- the baseline's k
 * ``weights/*.safetensors`` -- committed weights; ``*.toml`` -- the demo's run configs
 * :mod:`.demo` -- ``mmcert demo`` itself (the verb in ``mmcert_verified.cli.demo`` loads it lazily)

@@ -25,15 +25,7 @@ import torch
 
 from ..errors import InvalidParameterError
 from ..reference import certify as ref
-from ..threat_model import (
-    Budget,
-    Method,
-    Setting,
-    attacked_sizes,
-    budget_ratio,
-    max_radius_multiplier,
-    parse_attacks,
-)
+from ..threat_model import Budget, Method, Setting, attacked_sizes, budget_ratio, max_radius_multiplier, parse_attacks
 from .confidence import lower_entries, upper_entries
 from .delta import delta_along, delta_bounds, log_pn_lower
 from .single import fits_int64
@@ -233,17 +225,8 @@ class FastRadii:
     deferred: int
 
 
-def radius_batch(
-    counts,
-    alpha,
-    n: Sequence[int],
-    k: Sequence[int],
-    ratio: Sequence[int],
-    attack="modify",
-    method="mmcert",
-    dtype=torch.float64,
-    bound="bonferroni",
-) -> FastRadii:
+def radius_batch(counts, alpha, n: Sequence[int], k: Sequence[int], ratio: Sequence[int], attack="modify",
+                 method="mmcert", dtype=torch.float64, bound="bonferroni") -> FastRadii:
     """Clause R1 batched: the largest t with r = t*ratio certified, per input; equals the reference's."""
     alpha = ref.alpha_fraction(alpha)
     setting = Setting(tuple(n), tuple(k), Method(method))

@@ -566,21 +566,9 @@ def _check_votes(counts, device) -> torch.Tensor:
     return t
 
 
-def segment(
-    counts,
-    alpha,
-    n: Sequence[int],
-    k: Sequence[int],
-    r: Sequence[int],
-    attack="modify",
-    method="mmcert",
-    labels=None,
-    segmented_attack=None,
-    r_o: int = 0,
-    segmented_modality: int = 0,
-    device=None,
-    bound="bonferroni",
-) -> ref.SegmentationResult:
+def segment(counts, alpha, n: Sequence[int], k: Sequence[int], r: Sequence[int], attack="modify",
+            method="mmcert", labels=None, segmented_attack=None, r_o: int = 0, segmented_modality: int = 0,
+            device=None, bound="bonferroni") -> ref.SegmentationResult:
     """Clause SEG with the fast engine: same arguments and results as the reference ``segment``.
 
     ``counts`` and ``labels`` may be numpy arrays or torch tensors (on any

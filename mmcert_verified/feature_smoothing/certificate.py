@@ -199,19 +199,13 @@ def fs_certificate(
     return seal(doc)
 
 
-def certificate_from_result(
-    result: "FSResult",
-    *,
-    alpha_text: str | None = None,
-    sigma_text: str | None = None,
-    eps_texts: Sequence[str] | None = None,
-    tau_text: str | None = None,
-    provenance: Provenance | None = None,
-) -> dict:
+def certificate_from_result(result: "FSResult", **texts) -> dict:
     """Clause FS.10: the certificate of a :meth:`SmoothedEncoder.certify` result.
 
-    Records the result's statistics, alpha, bound, sigma, eps and tau; refuses (InvalidParameterError)
-    a result whose score bound, FCSB or radius differ from the reference engine's re-derivation.
+    Records the result's statistics, alpha, bound, sigma, eps and tau; ``texts`` are
+    :func:`fs_certificate`'s keyword-only ``alpha_text``, ``sigma_text``, ``eps_texts``, ``tau_text`` and
+    ``provenance`` (an unknown keyword is a TypeError there).  Refuses (InvalidParameterError) a result whose
+    score bound, FCSB or radius differ from the reference engine's re-derivation.
     """
     if not result.bounds:
         raise InvalidParameterError("the result has no budgets eps to certify")
@@ -220,8 +214,7 @@ def certificate_from_result(
         raise InvalidParameterError("the result's bounds were computed for different sigmas")
     doc = fs_certificate(
         result.statistics, alpha=result.alpha, bound=result.bound, sigma=sigma,
-        eps=[b.eps for b in result.bounds], tau=result.radius.tau, alpha_text=alpha_text,
-        sigma_text=sigma_text, eps_texts=eps_texts, tau_text=tau_text, provenance=provenance,
+        eps=[b.eps for b in result.bounds], tau=result.radius.tau, **texts,
     )
     claims = doc["claims"]
     mine = {

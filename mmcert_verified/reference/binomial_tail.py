@@ -17,6 +17,8 @@ from 1 with the rounding slack applied on the safe side.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import mpmath
 from mpmath import mpf
 
@@ -184,10 +186,8 @@ def tail_le_upper(N: int, s: int, x, prec: int = TAIL_PREC) -> mpf:
         return min(mpf(1), _one_minus_deflated(total, slack))
 
 
-def exact_tail_ge(N: int, s: int, x) -> "Fraction":
+def exact_tail_ge(N: int, s: int, x) -> Fraction:
     """Pr[Bin(N, x) >= s] exactly, for rational x (big integers; small N only)."""
-    from fractions import Fraction
-
     x = Fraction(x)
     p, q = x.numerator, x.denominator
     s = max(s, 0)
@@ -195,10 +195,8 @@ def exact_tail_ge(N: int, s: int, x) -> "Fraction":
     return Fraction(num, q**N)
 
 
-def exact_tail_le(N: int, s: int, x) -> "Fraction":
+def exact_tail_le(N: int, s: int, x) -> Fraction:
     """Pr[Bin(N, x) <= s] exactly, for rational x (big integers; small N only)."""
-    from fractions import Fraction
-
     return 1 - exact_tail_ge(N, s + 1, x) if s + 1 <= N else Fraction(1)
 
 
