@@ -27,9 +27,9 @@ import torch
 from torch import nn
 
 from mmcert_verified.bounds.sequential import Schedule
-from mmcert_verified.certifier import Certifier, certify_classification_counts
+from mmcert_verified.pipeline.certifier import Certifier, certify_classification_counts
 from reference_models.demo import reference_config_dir
-from mmcert_verified.runs import load_config
+from mmcert_verified.pipeline.runs import load_config
 
 
 class CountingModel(nn.Module):

@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mmcert_verified.audit import audit_files, exit_code
-from mmcert_verified.certificate import Provenance, classification_certificate, radius_along_budget, write_certificate
+from mmcert_verified.certificates.audit import audit_files, exit_code
+from mmcert_verified.certificates.writer import Provenance, classification_certificate, radius_along_budget, write_certificate
 from mmcert_verified.reference.certify import certify
 
 N_VOTES = 100

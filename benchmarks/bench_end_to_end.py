@@ -64,11 +64,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from mmcert_verified.certifier import (  # noqa: E402
+from mmcert_verified.pipeline.certifier import (  # noqa: E402
     certify_classification_counts,
     certify_segmentation_counts,
 )
-from mmcert_verified.runs import load_config  # noqa: E402
+from mmcert_verified.pipeline.runs import load_config  # noqa: E402
 from mmcert_verified.sampling import VoteCounter  # noqa: E402
 from timing import best_time, sync  # noqa: E402  (benchmarks/timing.py)
 
@@ -142,7 +142,7 @@ def cold_row(path: Path, device: torch.device, inputs: int | None, workdir: Path
     import shutil
     import subprocess
 
-    from mmcert_verified.runs import execute
+    from mmcert_verified.pipeline.runs import execute
 
     root = Path(__file__).resolve().parents[1]
     cfg = workdir / path.name
@@ -260,7 +260,7 @@ class StoredScores(torch.nn.Module):
 
 def overhead_rows(path: Path, ns: list[int], device: torch.device, batch: int | None, repeat: int) -> list[dict]:
     """Cold / warm votes and certification of one input against its raw forward time (module docstring)."""
-    from mmcert_verified.certifier import Certifier, ClassificationTable, default_segmentation_engine
+    from mmcert_verified.pipeline.certifier import Certifier, ClassificationTable, default_segmentation_engine
 
     config = load_config(path).with_overrides(device=str(device))
     if batch:

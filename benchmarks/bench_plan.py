@@ -5,7 +5,7 @@
 
 For each model (the committed ``reference_models/av_*.toml``: its k, alpha and attack; ratio (1, 1)) and
 each (N0, N) pair: calibration votes N0 per input on the first ``--inputs`` test clips from seed 1
-(:func:`~mmcert_verified.planning.calibrate`), the plan at N for every bound method and both predictors,
+(:func:`~mmcert_verified.pipeline.planning.calibrate`), the plan at N for every bound method and both predictors,
 and an actual certification of the same clips with N fresh votes from the config's seed 0.  The figure
 is the largest |predicted - actual| certified accuracy over t (t = 0 to past the largest radius).  The
 actual curve is itself a mean over ``--inputs`` clips: at 60 clips its standard deviation is up to
@@ -20,10 +20,10 @@ import time
 import numpy as np
 import torch
 
-from mmcert_verified.certifier import Certifier
+from mmcert_verified.pipeline.certifier import Certifier
 from reference_models.demo import reference_config_dir
-from mmcert_verified.planning import PlanSettings, Predictor, calibrate, certified_correct_radii, make_plan
-from mmcert_verified.runs import load_config
+from mmcert_verified.pipeline.planning import PlanSettings, Predictor, calibrate, certified_correct_radii, make_plan
+from mmcert_verified.pipeline.runs import load_config
 
 BOUNDS = ("bonferroni", "complement", "combined")
 

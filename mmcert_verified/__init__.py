@@ -19,8 +19,8 @@ __version__ = "0.1.0"
 SPEC_VERSION = "1.1"
 
 _LAZY = {
-    "Certifier": "mmcert_verified.certifier",
-    "Task": "mmcert_verified.certifier",
+    "Certifier": "mmcert_verified.pipeline.certifier",
+    "Task": "mmcert_verified.pipeline.certifier",
     "SamplingPlan": "mmcert_verified.sampling",
     "Modality": "mmcert_verified.sampling",
     "Ablation": "mmcert_verified.sampling",

@@ -18,7 +18,7 @@ from typing import Callable
 from torch import nn
 
 from mmcert_verified.threat_model import Method
-from mmcert_verified.training import KeepRange
+from mmcert_verified.pipeline.training import KeepRange
 
 from . import av, av_data, road, road_data
 from .av_model import AVNet
@@ -47,7 +47,7 @@ class AblationRecipe:
         """Deterministic: the global seed before the model is built, the loader's seed after it."""
         import torch
 
-        from mmcert_verified.training import AblationAugmentation, fit
+        from mmcert_verified.pipeline.training import AblationAugmentation, fit
 
         torch.manual_seed(self.seed)
         model = self.model()

@@ -42,7 +42,7 @@ import numpy as np
 
 from mmcert_verified.bounds import BoundName, bound_rule
 from mmcert_verified.errors import InputFileError, InvalidParameterError
-from mmcert_verified.runs import RunConfig, load_config
+from mmcert_verified.pipeline.runs import RunConfig, load_config
 from mmcert_verified.threat_model import Method
 
 #: file names the demo writes (all of them are checked before anything is written)
@@ -190,7 +190,7 @@ def _curves(task: str, method: Method, metric: str, budgets, values: Sequence[fl
 def _votes(config: RunConfig, progress: bool, label: str) -> tuple[np.ndarray, list, object]:
     import torch
 
-    from mmcert_verified.certifier import Certifier
+    from mmcert_verified.pipeline.certifier import Certifier
 
     dataset = config.data.build()
     model = config.model.build()
@@ -215,7 +215,7 @@ def certify_classification_task(config: RunConfig, progress: bool = False,
 
     ``bound`` is the bound method (CP.4-CP.7), fixed before the votes are drawn (CP.5).
     """
-    from mmcert_verified.certifier import certify_classification_counts
+    from mmcert_verified.pipeline.certifier import certify_classification_counts
 
     name = bound_rule(bound).name.value
     counts, labels, _ = _votes(config, progress, f"av {config.plan.method.value}")
@@ -237,7 +237,7 @@ def certify_segmentation_task(
     """
     import torch
 
-    from mmcert_verified.certifier import certify_segmentation_counts
+    from mmcert_verified.pipeline.certifier import certify_segmentation_counts
 
     counts, labels, _ = _votes(config, progress, f"road {config.plan.method.value}")
     lab = np.stack([np.asarray(torch.as_tensor(y)) for y in labels]).astype(np.int64)

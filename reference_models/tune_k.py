@@ -26,7 +26,7 @@ import argparse
 import numpy as np
 import torch
 
-from mmcert_verified.certifier import Certifier
+from mmcert_verified.pipeline.certifier import Certifier
 from mmcert_verified.sampling import SamplingPlan
 from mmcert_verified.threat_model import Method
 

@@ -21,7 +21,7 @@ import enum
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ..certificate_format import exact_text
+from ..certificates.format import exact_text
 from ..errors import InvalidParameterError
 from ..reference.clopper_pearson import cp_lower, cp_upper
 

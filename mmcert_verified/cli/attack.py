@@ -73,9 +73,9 @@ def _rows(out: Path, lines: list[str]) -> list[dict]:
 def run_attack(args) -> int:
     from ..attacks.element import GreedyElementAttack
     from ..attacks.harness import MonteCarloHarness
-    from ..certifier import Task
+    from ..pipeline.certifier import Task
     from ..errors import InvalidParameterError
-    from ..runs import load_config
+    from ..pipeline.runs import load_config
 
     config = load_config(args.config)
     if config.task is not Task.CLASSIFICATION:

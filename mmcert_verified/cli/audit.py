@@ -29,8 +29,8 @@ def printable(text: str) -> str:
 
 
 def line(report) -> str:
-    """The one-line text form of an :class:`~mmcert_verified.audit.AuditReport`."""
-    from ..audit import Verdict
+    """The one-line text form of an :class:`~mmcert_verified.certificates.audit.AuditReport`."""
+    from ..certificates.audit import Verdict
 
     head = f"{printable(report.path)}: {report.status.value.upper()}"
     if report.status is Verdict.HOLDS:
@@ -39,7 +39,7 @@ def line(report) -> str:
 
 
 def run_audit(args) -> int:
-    from ..audit import Verdict, audit_files, exit_code  # loaded when the verb runs, not at start-up
+    from ..certificates.audit import Verdict, audit_files, exit_code  # loaded when the verb runs, not at start-up
 
     reports = audit_files(args.files)
     code = exit_code(reports)

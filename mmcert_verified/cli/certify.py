@@ -52,7 +52,7 @@ def run_certify(args) -> int:
             )
     doc = certify_json(result, args.alpha, engine, certified)
     if args.out:
-        from ..certificate import write_classification_certificate
+        from ..certificates.writer import write_classification_certificate
 
         write_classification_certificate(result, args.out, alpha_text=args.alpha)
     if args.json:

@@ -20,7 +20,7 @@ never with the calibration votes. Classification configs only."""
 
 def register(sub) -> None:
     from ..bounds.rules import BoundName
-    from ..planning import Predictor
+    from ..pipeline.planning import Predictor
 
     p = sub.add_parser("plan", help=HELP, description=DESCRIPTION)
     p.add_argument("config", metavar="CONFIG.toml", nargs="?", help="run config whose model and data calibrate")
@@ -71,7 +71,7 @@ def _check_outputs(args) -> None:
 
 def _settings(args, config):
     from ..bounds.rules import bound_rule
-    from ..planning import PlanSettings, Predictor
+    from ..pipeline.planning import PlanSettings, Predictor
 
     N = int_list(args.N, "--N")
     if any(v < 1 for v in N):
@@ -110,7 +110,7 @@ def _write(path: str, data: bytes, force: bool) -> None:
 
 
 def run_plan(args) -> int:
-    from ..planning import NOTE, calibrate, make_plan, read_calibration
+    from ..pipeline.planning import NOTE, calibrate, make_plan, read_calibration
 
     if (args.config is None) == (args.calibration is None):
         raise InvalidParameterError("give CONFIG.toml (to draw calibration votes) or --calibration FILE, not both")
@@ -123,7 +123,7 @@ def run_plan(args) -> int:
     if args.k:
         ks = [int_list(k, "--k") for k in args.k]
     if args.config is not None:
-        from ..runs import load_config
+        from ..pipeline.runs import load_config
 
         config = load_config(args.config)
         if config.task.value != "classification":

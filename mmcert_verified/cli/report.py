@@ -86,8 +86,8 @@ def plot(path: Path, png, info: dict, curves, inputs: int, total: int) -> None:
 
 def run_report(args) -> int:
     from ..atomic_io import write_atomic
-    from ..runs.run_file import read_run_file
-    from ..runs.summary import curves, summarize_file
+    from ..pipeline.runs.run_file import read_run_file
+    from ..pipeline.runs.summary import curves, summarize_file
 
     out_dir = Path(args.out)
     files = [(Path(p), read_run_file(p)) for p in args.runs]  # every file checked before anything is written

@@ -1,7 +1,7 @@
 """``mmcert run`` and ``mmcert merge``: certify a data set from a TOML config, in shards, resumably.
 
 ``mmcert run`` reads its shard from the launcher (clause RUN.9,
-:mod:`mmcert_verified.runs.launch`): under ``torchrun`` every rank writes
+:mod:`mmcert_verified.pipeline.runs.launch`): under ``torchrun`` every rank writes
 ``FILE.rank-R-of-W`` and rank 0 joins them into ``FILE``; as a SLURM array
 task it writes ``FILE.shard-I-of-N`` for ``mmcert merge FILE --glob``.
 """
@@ -50,8 +50,8 @@ def register(sub) -> None:
 
 
 def run_run(args) -> int:
-    from ..runs import Shard, default_out, execute, load_config, summarize
-    from ..runs.launch import Launcher, detect_launch
+    from ..pipeline.runs import Shard, default_out, execute, load_config, summarize
+    from ..pipeline.runs.launch import Launcher, detect_launch
 
     config = load_config(args.config)
     launch = detect_launch(shard=Shard.parse(args.shard) if args.shard is not None else None)
@@ -71,7 +71,7 @@ def run_run(args) -> int:
     options = dict(limit=args.limit, progress=False if args.quiet or launch.distributed else None, log=log,
                    certificates=args.certificates, log_every=args.log_every)
     if launch.distributed:
-        from ..runs.distributed import execute_distributed
+        from ..pipeline.runs.distributed import execute_distributed
 
         dsum = execute_distributed(config, out, launch, **options)
         summary = dsum.rank
@@ -118,8 +118,8 @@ def _merge_out(args) -> str:
 
 def run_merge(args) -> int:
     from ..errors import InvalidParameterError
-    from ..runs import merge
-    from ..runs.merge import glob_shards
+    from ..pipeline.runs import merge
+    from ..pipeline.runs.merge import glob_shards
 
     if args.glob is None and args.out is not None and not args.shards:
         raise InvalidParameterError("no shard files to merge (give SHARD files or --glob PATTERN)")

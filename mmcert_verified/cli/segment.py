@@ -70,7 +70,7 @@ def run_segment(args) -> int:
         with open(args.mask_out, "xb") as fh:
             np.save(fh, result.certified_mask, allow_pickle=False)
     if args.out:
-        from ..certificate import write_segmentation_certificate
+        from ..certificates.writer import write_segmentation_certificate
 
         write_segmentation_certificate(
             args.out, np.asarray(counts), labels, alpha_text=args.alpha, n=n, k=k, r=r,

@@ -1,7 +1,7 @@
 """Feature-smoothing certificates: write, check the structure of, and re-derive (spec clause FS.10).
 
 A certificate of kind ``feature_smoothing`` belongs to the versioned JSON family of
-:mod:`mmcert_verified.certificate` (same header, provenance and SHA-256 digest, clauses CERT.1, CERT.2)::
+:mod:`mmcert_verified.certificates.writer` (same header, provenance and SHA-256 digest, clauses CERT.1, CERT.2)::
 
     "inputs": {"sigma": "0.25", "eps": ["0.1", "0.5"], "tau": "0.5", "alpha": "0.001",
                "bound": "hoeffding" | "bernstein",
@@ -27,7 +27,7 @@ statistics come from the encoder's noise (only the provenance's digests and seed
 a model and an input); it checks that the claims follow from them.
 
 Reading is defensive (:func:`validate_sections` is called by
-:func:`mmcert_verified.certificate_reader.validate_certificate` for this kind): bounded number
+:func:`mmcert_verified.certificates.reader.validate_certificate` for this kind): bounded number
 texts, at most :data:`MAX_EPS` budgets, N at most :data:`MAX_SAMPLES`.
 """
 
@@ -37,7 +37,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from ..certificate import (
+from ..certificates.writer import (
     Kind,
     Provenance,
     certificate_header,

@@ -3,7 +3,7 @@ sections' structure, validated without arithmetic.
 
 The certificate reader calls :func:`validate_sections`; the writer
 (:mod:`mmcert_verified.feature_smoothing.certificate`) and the audit use :class:`FSInputs`.  This module
-imports only the shared format (:mod:`mmcert_verified.certificate_format`), never the writer, so data
+imports only the shared format (:mod:`mmcert_verified.certificates.format`), never the writer, so data
 flows one way: writer -> file -> reader -> audit.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Mapping
 
-from ..certificate_format import CertificateFormatError, parse_alpha_text
+from ..certificates.format import CertificateFormatError, parse_alpha_text
 from ..errors import InvalidParameterError
 from .bound import check_eps, check_sigma, check_tau
 from .estimation import ScoreBound, ScoreStatistics
@@ -174,7 +174,7 @@ def _claims(value: Any) -> None:
 def validate_sections(doc: Mapping[str, Any]) -> FSInputs:
     """Clause FS.10 / CERT.1: check ``inputs`` and ``claims`` of a feature-smoothing certificate.
 
-    Raises :class:`~mmcert_verified.certificate.CertificateFormatError` naming the first offending
+    Raises :class:`~mmcert_verified.certificates.writer.CertificateFormatError` naming the first offending
     member; returns the typed inputs.  Whether the statistics can come from samples in [0, 1] is
     checked by :func:`derive_claims` (the audit reports such a file as failing, like a classification
     certificate whose inputs define no certification).

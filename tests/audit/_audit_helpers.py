@@ -8,7 +8,7 @@ import io
 import json
 from pathlib import Path
 
-from mmcert_verified.certificate import (
+from mmcert_verified.certificates.writer import (
     Provenance,
     classification_certificate,
     radius_along_budget,

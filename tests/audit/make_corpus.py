@@ -36,7 +36,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]  # _audit_helpers; tests/ for json_
 
 from _audit_helpers import FIXED_PROVENANCE, classification_doc, pin, write_doc, write_json  # noqa: E402
 
-from mmcert_verified.certificate import seal, write_segmentation_certificate  # noqa: E402
+from mmcert_verified.certificates.writer import seal, write_segmentation_certificate  # noqa: E402
 from json_edit import edited  # noqa: E402
 from segmentation_votes import two_class_votes  # noqa: E402
 
@@ -132,11 +132,11 @@ def _segmentation(out: Path, manifest: dict) -> None:
 def _spec_1_1(out: Path, manifest: dict) -> None:
     """Certificates of spec 1.1 (CERT.4 per input, CERT.5 sequential), good and resealed-tampered."""
     from mmcert_verified.bounds.sequential import Schedule, certify_sequential
-    from mmcert_verified.certificate_per_input import (
+    from mmcert_verified.certificates.per_input import (
         classification_per_input_certificate,
         write_segmentation_per_input_certificate,
     )
-    from mmcert_verified.certificate_sequential import sequential_certificate
+    from mmcert_verified.certificates.sequential import sequential_certificate
     from mmcert_verified.threat_model import Budget, Method, Setting, parse_attacks
 
     setting = Setting((108, 79380), (5, 1000), Method.MMCERT)

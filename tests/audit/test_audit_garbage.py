@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from _audit_helpers import audit, audit_text, classification_doc, run_cli
 from json_edit import edited, leaves
 
-from mmcert_verified.certificate import MAX_CERTIFICATE_BYTES, MAX_DEPTH
+from mmcert_verified.certificates.writer import MAX_CERTIFICATE_BYTES, MAX_DEPTH
 
 GOOD = classification_doc([45, 3, 2], "0.01", [12, 9], [2, 1], [1, 1])
 GOOD_TEXT = json.dumps(GOOD, indent=2, sort_keys=True)

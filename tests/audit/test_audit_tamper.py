@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from _audit_helpers import audit, classification_doc, write_json
 
-from mmcert_verified import audit as audit_module
-from mmcert_verified.certificate import classification_claims, exact_text, seal
+import mmcert_verified.certificates.audit as audit_module
+from mmcert_verified.certificates.writer import classification_claims, exact_text, seal
 from mmcert_verified.errors import MMCertError
 from mmcert_verified.reference.certify import certify, radius
 from json_edit import edited, leaves

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from _audit_helpers import FIXED_PROVENANCE, audit, classification_doc, run_cli
 
-from mmcert_verified.certificate import (
+from mmcert_verified.certificates.writer import (
     CertificateFormatError,
     Provenance,
     canonical_bytes,
@@ -34,7 +34,7 @@ from mmcert_verified.certificate import (
     write_classification_certificate,
     write_segmentation_certificate,
 )
-from mmcert_verified.certificate_reader import parse_certificate_bytes, read_certificate
+from mmcert_verified.certificates.reader import parse_certificate_bytes, read_certificate
 from mmcert_verified.errors import InputFileError, InvalidParameterError
 from mmcert_verified.reference.certify import certify, radius
 
@@ -308,7 +308,7 @@ def test_cli_segment_out_round_trip(tmp_path):
 def test_package_spec_version_is_the_newest_in_the_table():
     """``mmcert_verified.SPEC_VERSION`` and spec/README.md name the newest row of CERT.7's table."""
     import mmcert_verified
-    from mmcert_verified.certificate_format import SPEC_VERSIONS
+    from mmcert_verified.certificates.format import SPEC_VERSIONS
 
     newest = list(SPEC_VERSIONS)[-1]
     assert mmcert_verified.SPEC_VERSION == newest

@@ -17,15 +17,15 @@ import pytest
 
 from _audit_helpers import FIXED_PROVENANCE, audit, run_cli
 from config_text import modality, run_config, toml_lines
-from mmcert_verified.audit import Verdict, audit_file
-from mmcert_verified.certificate import (
+from mmcert_verified.certificates.audit import Verdict, audit_file
+from mmcert_verified.certificates.writer import (
     classification_certificate,
     radius_along_budget,
     seal,
     write_certificate,
     write_segmentation_certificate,
 )
-from mmcert_verified.certificate_per_input import (
+from mmcert_verified.certificates.per_input import (
     classification_per_input_certificate,
     write_segmentation_per_input_certificate,
 )

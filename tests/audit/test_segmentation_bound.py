@@ -15,9 +15,9 @@ import json
 import numpy as np
 import pytest
 
-from mmcert_verified.audit import Verdict, audit_file
-from mmcert_verified.certificate import SEGMENTATION_ALPHA_SPLIT, seal, write_segmentation_certificate
-from mmcert_verified.certificate_per_input import write_segmentation_per_input_certificate
+from mmcert_verified.certificates.audit import Verdict, audit_file
+from mmcert_verified.certificates.writer import SEGMENTATION_ALPHA_SPLIT, seal, write_segmentation_certificate
+from mmcert_verified.certificates.per_input import write_segmentation_per_input_certificate
 from mmcert_verified.reference.segmentation import segment
 from mmcert_verified.threat_model import Budget, Method, Setting, parse_attacks
 

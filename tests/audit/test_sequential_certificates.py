@@ -11,10 +11,10 @@ from fractions import Fraction
 
 import pytest
 
-from mmcert_verified.audit import Verdict, audit_file
+from mmcert_verified.certificates.audit import Verdict, audit_file
 from mmcert_verified.bounds.sequential import Schedule, certify_sequential
-from mmcert_verified.certificate import exact_text, seal, write_certificate
-from mmcert_verified.certificate_sequential import sequential_certificate
+from mmcert_verified.certificates.writer import exact_text, seal, write_certificate
+from mmcert_verified.certificates.sequential import sequential_certificate
 from mmcert_verified.errors import InvalidParameterError
 from mmcert_verified.reference.certify import label_bounds
 from mmcert_verified.threat_model import Budget, Method, Setting, parse_attacks

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from _audit_helpers import audit, classification_doc, write_json
-from mmcert_verified.certificate import seal
-from mmcert_verified.certificate_format import SPEC_VERSIONS, Kind, kinds_of_version, spec_version_of
+from mmcert_verified.certificates.writer import seal
+from mmcert_verified.certificates.format import SPEC_VERSIONS, Kind, kinds_of_version, spec_version_of
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -67,22 +67,21 @@ def test_a_1_0_certificate_also_audits_when_labelled_with_a_later_version(tmp_pa
 # --------------------------------------------------------------------------- import graph (issue 11)
 
 MODULES = {
-    "certificate_format": "mmcert_verified/certificate_format.py",
-    "certificate_reader": "mmcert_verified/certificate_reader.py",
-    "certificate": "mmcert_verified/certificate.py",
-    "certificate_per_input": "mmcert_verified/certificate_per_input.py",
-    "certificate_sequential": "mmcert_verified/certificate_sequential.py",
-    "audit": "mmcert_verified/audit.py",
+    "format": "mmcert_verified/certificates/format.py",
+    "reader": "mmcert_verified/certificates/reader.py",
+    "writer": "mmcert_verified/certificates/writer.py",
+    "per_input": "mmcert_verified/certificates/per_input.py",
+    "sequential": "mmcert_verified/certificates/sequential.py",
+    "audit": "mmcert_verified/certificates/audit.py",
 }
-#: what each module may import among MODULES: the data flow result -> certificate -> audit, one way
+#: what each module of certificates/ may import among MODULES: the data flow result -> certificate -> audit, one way
 ALLOWED = {
-    "certificate_format": set(),
-    "certificate_reader": {"certificate_format"},
-    "certificate": {"certificate_format", "certificate_reader"},
-    "certificate_per_input": {"certificate_format", "certificate"},
-    "certificate_sequential": {"certificate_format", "certificate", "certificate_per_input"},
-    "audit": {"certificate_format", "certificate", "certificate_reader", "certificate_per_input",
-              "certificate_sequential"},
+    "format": set(),
+    "reader": {"format"},
+    "writer": {"format", "reader"},
+    "per_input": {"format", "writer"},
+    "sequential": {"format", "writer", "per_input"},
+    "audit": {"format", "writer", "reader", "per_input", "sequential"},
 }
 
 

@@ -118,7 +118,7 @@ def test_registry_and_unknown_names():
 
 def test_certificate_alpha_split_of_bonferroni_is_the_old_record():
     """Old certificates record {"rule": "bonferroni", "parts": C, "level": alpha/C}; new ones still do."""
-    from mmcert_verified.certificate import exact_text
+    from mmcert_verified.certificates.writer import exact_text
 
     assert bound_rule("bonferroni").alpha_split(Fraction(1, 1000), 7) == {
         "rule": "bonferroni", "parts": 7, "level": exact_text(Fraction(1, 7000))}

@@ -10,12 +10,12 @@ import torch
 from hypothesis import given, strategies as st
 
 from mmcert_verified.bounds import BoundName
-from mmcert_verified.certificate import classification_certificate, radius_along_budget, seal, write_certificate
+from mmcert_verified.certificates.writer import classification_certificate, radius_along_budget, seal, write_certificate
 from mmcert_verified.cli import main
 from mmcert_verified.fast.classify import certify_batch, radius_batch
 from mmcert_verified.reference.certify import certify, radius
 from mmcert_verified.threat_model import Method
-from mmcert_verified.audit import Verdict, audit_file
+from mmcert_verified.certificates.audit import Verdict, audit_file
 
 RULES = [b.value for b in BoundName]
 #: the RAVDESS setting of the paper (n = 108 video frames, 79380 audio samples; k = 5, 1000)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cli_run import run
-from mmcert_verified.planning import Calibration, CalibrationRun, PlanSettings, Predictor, make_plan, read_calibration
+from mmcert_verified.pipeline.planning import Calibration, CalibrationRun, PlanSettings, Predictor, make_plan, read_calibration
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -128,8 +128,8 @@ def test_bad_sources_are_one_line_and_exit_2(cal_file, tmp_path, capsys):
 
 
 def test_a_small_calibration_run_on_the_av_reference_model(tmp_path, capsys):
-    from mmcert_verified.certifier import Certifier
-    from mmcert_verified.runs import load_config
+    from mmcert_verified.pipeline.certifier import Certifier
+    from mmcert_verified.pipeline.runs import load_config
     from reference_models.demo_configs import config_path
 
     path = config_path("av_mmcert")

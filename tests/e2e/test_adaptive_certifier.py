@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from mmcert_verified.bounds.sequential import Schedule, Status, budget_status, certify_sequential, round_bounds
-from mmcert_verified.certifier import Certifier, Task
+from mmcert_verified.pipeline.certifier import Certifier, Task
 from mmcert_verified.errors import InvalidParameterError
 from mmcert_verified.sampling import Modality, SamplingPlan
 from mmcert_verified.threat_model import Budget, Method

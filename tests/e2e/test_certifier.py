@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import e2e_toy as toy
-from mmcert_verified.certifier import (
+from mmcert_verified.pipeline.certifier import (
     Certifier,
     Task,
     certify_classification_counts,

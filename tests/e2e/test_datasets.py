@@ -20,7 +20,7 @@ from mmcert_verified.datasets import KittiRoad, Ravdess, RavdessName
 from mmcert_verified.datasets.audio import read_wav, resample
 from mmcert_verified.datasets.velodyne import Calibration, project_depth
 from mmcert_verified.errors import InputFileError
-from mmcert_verified.runs import execute, load_config, read_run_file
+from mmcert_verified.pipeline.runs import execute, load_config, read_run_file
 
 from config_text import modality, run_config, write_config
 

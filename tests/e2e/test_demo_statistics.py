@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from mmcert_verified.cli import main
-from mmcert_verified.certifier import Certifier, certify_classification_counts
+from mmcert_verified.pipeline.certifier import Certifier, certify_classification_counts
 from reference_models.demo import DemoSettings, certify_classification_task, reference_config_dir, run_demo
 from mmcert_verified.errors import InvalidParameterError
 from mmcert_verified.reference.certify import certify as ref_certify
-from mmcert_verified.runs import load_config
+from mmcert_verified.pipeline.runs import load_config
 from mmcert_verified.threat_model import Method
 
 SMALL = DemoSettings(av_inputs=6, road_inputs=1, n_samples=20)

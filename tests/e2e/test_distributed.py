@@ -20,8 +20,8 @@ import pytest
 from mmcert_verified.atomic_io import FileLock
 from mmcert_verified.cli import main
 from mmcert_verified.errors import InputFileError, InvalidParameterError
-from mmcert_verified.runs import Shard, execute, load_config, merge, read_run_file
-from mmcert_verified.runs.launch import Launch, Launcher, detect_launch
+from mmcert_verified.pipeline.runs import Shard, execute, load_config, merge, read_run_file
+from mmcert_verified.pipeline.runs.launch import Launch, Launcher, detect_launch
 from config_text import toml_lines
 from run_helpers import classification_config, write_config
 

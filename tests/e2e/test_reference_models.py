@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from mmcert_verified.certifier import Certifier
-from mmcert_verified.runs import load_config
+from mmcert_verified.pipeline.certifier import Certifier
+from mmcert_verified.pipeline.runs import load_config
 from mmcert_verified.sampling import SamplingPlan
 from mmcert_verified.threat_model import Method
-from mmcert_verified.training import AblationAugmentation, KeepRange, fit
+from mmcert_verified.pipeline.training import AblationAugmentation, KeepRange, fit
 from reference_models import av, av_data, road, road_data
 from reference_models.av_model import AVNet
 from reference_models.demo_configs import CONFIG_NAMES, config_path

@@ -8,7 +8,7 @@ import pytest
 
 from mmcert_verified.cli import main
 from mmcert_verified.errors import InputFileError, InvalidParameterError
-from mmcert_verified.runs import Shard, execute, load_config, merge, read_run_file, summarize
+from mmcert_verified.pipeline.runs import Shard, execute, load_config, merge, read_run_file, summarize
 from config_text import toml_lines
 from run_helpers import classification_config, segmentation_config, write_config as write
 
@@ -211,7 +211,7 @@ def test_cpu_batch_size_is_not_part_of_the_identity_so_shards_at_other_batch_siz
 
 
 def test_identity_ignores_the_cuda_index_but_not_the_gpu_model():
-    from mmcert_verified.runs.identity import Runtime, identity, identity_digest
+    from mmcert_verified.pipeline.runs.identity import Runtime, identity, identity_digest
 
     det = {"cudnn_deterministic": True}
     cfg = {"certify": {"device": "cuda:0", "batch_size": 100, "N": 10}, "data": {"factory": "x"}}
@@ -228,7 +228,7 @@ def test_identity_ignores_the_cuda_index_but_not_the_gpu_model():
 
 def test_the_sampling_scheme_is_part_of_the_identity(tmp_path, monkeypatch):
     """RUN.6 / SAMP.4: votes drawn by another mask scheme must not be resumed or merged with this one's."""
-    from mmcert_verified.runs import identity as identity_module
+    from mmcert_verified.pipeline.runs import identity as identity_module
 
     config = load_config(write(tmp_path, CLASSIFICATION))
     out = tmp_path / "out.jsonl"
@@ -291,8 +291,8 @@ def test_report_summarises_and_plots_a_run(tmp_path, capsys):
 
 
 def test_summary_counts_only_certified_correct_predictions():
-    from mmcert_verified.runs.run_file import RunFile
-    from mmcert_verified.runs.summary import summarize_file
+    from mmcert_verified.pipeline.runs.run_file import RunFile
+    from mmcert_verified.pipeline.runs.summary import summarize_file
 
     header = {"config": {"task": "classification", "budgets": [{"r": [1, 0], "attack": "modify"},
                                                                {"r": [2, 0], "attack": "modify"}]}}
@@ -313,7 +313,7 @@ def test_summary_counts_only_certified_correct_predictions():
 def test_run_radii_follow_each_ratio_in_its_modality_order():
     # the run's radius search (certifier.ClassificationTable) against the reference engine's (clause R1),
     # at counts strong enough to certify, along two ratios that give different radii
-    from mmcert_verified.certifier import ClassificationTable
+    from mmcert_verified.pipeline.certifier import ClassificationTable
     from mmcert_verified.reference.certify import radius
     from mmcert_verified.sampling.modality import Modality
     from mmcert_verified.sampling.plan import SamplingPlan
@@ -386,9 +386,9 @@ def test_a_segmentation_run_certifies_with_its_bound_method(tmp_path):
     # this checks the plumbing and the header, not that the method changes the verdicts
     import numpy as np
 
-    from mmcert_verified.certifier import Certifier, certify_segmentation_counts
+    from mmcert_verified.pipeline.certifier import Certifier, certify_segmentation_counts
     from mmcert_verified.reference.segmentation import segment
-    from mmcert_verified.runs.execute import _item
+    from mmcert_verified.pipeline.runs.execute import _item
 
     seg = write(tmp_path, SEGMENTATION.replace('alpha = "0.05"', 'alpha = "0.05"\nbound = "complement"'))
     config = load_config(seg)
@@ -420,9 +420,9 @@ def test_the_segmentation_radius_is_the_largest_t_with_half_the_pixels_certified
     # (290, 10), 21 votes (300, 0); the 21 pixels give way first, so "half" (32) and "all" differ.
     import numpy as np
 
-    from mmcert_verified.certifier import certify_segmentation_counts, default_segmentation_engine
+    from mmcert_verified.pipeline.certifier import certify_segmentation_counts, default_segmentation_engine
     from mmcert_verified.reference.segmentation import segment
-    from mmcert_verified.runs.segmentation_radius import SegmentationRadius
+    from mmcert_verified.pipeline.runs.segmentation_radius import SegmentationRadius
     from mmcert_verified.sampling.modality import Modality
     from mmcert_verified.sampling.plan import SamplingPlan
     from mmcert_verified.threat_model import Budget
@@ -464,7 +464,7 @@ def test_each_segmentation_line_carries_a_radius_per_ratio_that_agrees_with_its_
 
 
 def test_segmentation_lines_without_radii_from_an_earlier_version_resume_and_merge(tmp_path):
-    from mmcert_verified.runs.run_file import dumps, seal_record
+    from mmcert_verified.pipeline.runs.run_file import dumps, seal_record
 
     config = load_config(write(tmp_path, SEG_RATIOS))
     whole = tmp_path / "whole.jsonl"
@@ -493,7 +493,7 @@ def test_segmentation_lines_without_radii_from_an_earlier_version_resume_and_mer
 
 
 def test_report_draws_the_certified_metric_curves_of_a_segmentation_run(tmp_path, capsys):
-    from mmcert_verified.runs.summary import curves
+    from mmcert_verified.pipeline.runs.summary import curves
 
     cfg = write(tmp_path, SEG_RATIOS)
     out = tmp_path / "seg.jsonl"

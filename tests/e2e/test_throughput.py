@@ -11,9 +11,9 @@ import pytest
 import torch
 
 import e2e_toy
-from mmcert_verified.certifier import Certifier
+from mmcert_verified.pipeline.certifier import Certifier
 from mmcert_verified.errors import InvalidParameterError
-from mmcert_verified.runs import execute, load_config, read_run_file
+from mmcert_verified.pipeline.runs import execute, load_config, read_run_file
 from mmcert_verified.sampling import SamplingPlan
 from mmcert_verified.threat_model import Method
 from run_helpers import classification_config, write_config

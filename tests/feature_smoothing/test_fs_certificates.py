@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from mmcert_verified.certificate import Provenance, seal
+from mmcert_verified.certificates.writer import Provenance, seal
 from mmcert_verified.cli import main
 from mmcert_verified.errors import InputFileError, InvalidParameterError
 from mmcert_verified.feature_smoothing import ScoreBound, statistics_from_cosines

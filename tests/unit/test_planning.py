@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from mmcert_verified.errors import InputFileError, InvalidParameterError
-from mmcert_verified.planning import (
+from mmcert_verified.pipeline.planning import (
     Calibration,
     CalibrationRun,
     PlanSettings,
@@ -220,8 +220,8 @@ def test_bad_plan_settings_are_refused():
 # --------------------------------------------------------------------------- calibration from a model
 
 def test_calibration_votes_are_the_certifiers_votes_at_the_calibration_seed():
-    from mmcert_verified.certifier import Certifier
-    from mmcert_verified.runs import load_config
+    from mmcert_verified.pipeline.certifier import Certifier
+    from mmcert_verified.pipeline.runs import load_config
     from mmcert_verified.sampling import SamplingPlan
     from reference_models.demo_configs import config_path
 
@@ -255,8 +255,8 @@ def test_plan_predicts_a_fresh_run_on_the_av_reference_model(name):
     0.044 (docs/planning.md).  At N >> N0 the last steps can be off by more (measured up to 0.28 at N = 1000
     from N0 = 100 on av_mmcert): p_hat = 1 cannot tell p = 1 from p = 0.995.
     """
-    from mmcert_verified.certifier import Certifier
-    from mmcert_verified.runs import load_config
+    from mmcert_verified.pipeline.certifier import Certifier
+    from mmcert_verified.pipeline.runs import load_config
     from reference_models.demo_configs import config_path
 
     config = load_config(config_path(name))

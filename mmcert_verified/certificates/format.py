@@ -1,9 +1,9 @@
 """The certificate format itself: names, versions, limits, exact text forms and the digest (CERT.1, CERT.2).
 
 Both sides of a certificate build on this module and on nothing of each other's: the writer
-(:mod:`mmcert_verified.certificate` and the kinds beside it) turns results into sealed documents, the
-reader (:mod:`mmcert_verified.certificate_reader`) checks untrusted documents against these limits, and
-the audit (:mod:`mmcert_verified.audit`) re-derives their claims.  Data flow: result -> certificate ->
+(:mod:`mmcert_verified.certificates.writer` and the kinds beside it) turns results into sealed documents, the
+reader (:mod:`mmcert_verified.certificates.reader`) checks untrusted documents against these limits, and
+the audit (:mod:`mmcert_verified.certificates.audit`) re-derives their claims.  Data flow: result -> certificate ->
 audit; no module here imports the writer, the reader or the audit.
 
 Spec versions (clause CERT.7): :data:`SPEC_VERSIONS` lists every version of ``spec/`` this tool reads,
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Mapping
 
-from .errors import InputFileError, InvalidParameterError, MMCertError
-from .reference.clopper_pearson import decimal_string
+from ..errors import InputFileError, InvalidParameterError, MMCertError
+from ..reference.clopper_pearson import decimal_string
 
 #: the value of the ``format`` member: marks a JSON file as an mmcert certificate
 FORMAT = "mmcert-certificate"

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from ...errors import InputFileError, InvalidParameterError, MMCertError
 from ..certifier import Task
-from ..errors import InputFileError, InvalidParameterError, MMCertError
 from .config import Engine, RunConfig, Shard
 from .identity import Runtime, identity, identity_digest, model_digest, resolve_device, tensor_digest
 from .run_file import FORMAT, LEGACY_FORMAT, dumps, read_run_file, run_header, seal_record
@@ -85,7 +85,7 @@ def prepare(config: RunConfig, dataset=None, model=None) -> PreparedRun:
     import torch
 
     from ..certifier import Certifier
-    from ..threat_model import attacked_sizes
+    from ...threat_model import attacked_sizes
 
     runtime = resolve_device(config.device)
     if config.pack_inputs and runtime.device_type != "cpu":
@@ -154,12 +154,12 @@ def _engine(config: RunConfig):
     from ..certifier import default_segmentation_engine
 
     if config.engine is Engine.REFERENCE:
-        from ..reference.segmentation import segment
+        from ...reference.segmentation import segment
 
         return segment
     if config.engine is Engine.FAST:
         try:
-            from ..fast.segmentation import segment  # type: ignore[import-not-found]
+            from ...fast.segmentation import segment  # type: ignore[import-not-found]
         except ImportError:
             raise InvalidParameterError("engine 'fast' is not available in this installation") from None
         return segment
@@ -169,7 +169,7 @@ def _engine(config: RunConfig):
 def _libraries() -> dict:
     import torch
 
-    from ..certificate import library_versions
+    from ...certificates.writer import library_versions
 
     return {**library_versions(), "torch": str(torch.__version__)}
 
@@ -183,8 +183,8 @@ def certificate_ok(path: Path) -> bool:
     """A certificate (and its votes sidecar) that parses, passes the structure checks and its digest."""
     import hashlib
 
-    from ..certificate import compute_digest, sidecar_path
-    from ..certificate_reader import parse_certificate_bytes, validate_certificate
+    from ...certificates.writer import compute_digest, sidecar_path
+    from ...certificates.reader import parse_certificate_bytes, validate_certificate
 
     try:
         doc = parse_certificate_bytes(path.read_bytes())
@@ -215,7 +215,7 @@ def write_input_certificates(config: RunConfig, index: int, counts, labels, inpu
     """
     import numpy as np
 
-    from ..certificate import (
+    from ...certificates.writer import (
         Provenance,
         classification_certificate,
         radius_along_budget,
@@ -223,10 +223,10 @@ def write_input_certificates(config: RunConfig, index: int, counts, labels, inpu
         write_certificate,
         write_segmentation_certificate,
     )
-    from ..certificate_per_input import classification_per_input_certificate, write_segmentation_per_input_certificate
-    from ..reference.certify import certify as ref_certify
-    from ..reference.segmentation import segment as ref_segment
-    from ..sampling.seeds import input_seed
+    from ...certificates.per_input import classification_per_input_certificate, write_segmentation_per_input_certificate
+    from ...reference.certify import certify as ref_certify
+    from ...reference.segmentation import segment as ref_segment
+    from ...sampling.seeds import input_seed
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -533,7 +533,7 @@ def execute(
     last line is dropped and redone.  ``progress``: None = a bar on a
     terminal, else a line to ``log`` every ``log_every`` seconds.
     """
-    from ..atomic_io import FileLock, append_line, write_atomic
+    from ...atomic_io import FileLock, append_line, write_atomic
 
     out = Path(out)
     if limit is not None and limit < 0:

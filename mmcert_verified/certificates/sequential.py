@@ -22,14 +22,14 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Sequence
 
-from .bounds.sequential import Schedule, SequentialResult, budget_status, round_bounds
-from .certificate import Provenance, bound_rule, certificate_header, recorded_alpha
-from .certificate_format import MAX_ROUNDS, Kind, exact_text, gap_text, seal
-from .certificate_per_input import shared_attack, threat_inputs
-from .errors import InvalidParameterError
-from .reference.certify import alpha_fraction
-from .reference.theorem1 import SubsampleMasses, decide
-from .threat_model import Budget, Setting, attacked_sizes
+from ..bounds.sequential import Schedule, SequentialResult, budget_status, round_bounds
+from ..errors import InvalidParameterError
+from ..reference.certify import alpha_fraction
+from ..reference.theorem1 import SubsampleMasses, decide
+from ..threat_model import Budget, Setting, attacked_sizes
+from .format import MAX_ROUNDS, Kind, exact_text, gap_text, seal
+from .per_input import shared_attack, threat_inputs
+from .writer import Provenance, bound_rule, certificate_header, recorded_alpha
 
 
 def sequential_claims(

@@ -43,11 +43,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ...errors import InputFileError, InvalidParameterError, MMCertError
+from ...sampling.modality import Ablation, Modality
+from ...sampling.plan import SamplingPlan
+from ...threat_model import Budget, Method, parse_attacks
 from ..certifier import Task
-from ..errors import InputFileError, InvalidParameterError, MMCertError
-from ..sampling.modality import Ablation, Modality
-from ..sampling.plan import SamplingPlan
-from ..threat_model import Budget, Method, parse_attacks
 
 
 class Engine(str, enum.Enum):
@@ -192,7 +192,7 @@ class RunConfig:
     certificate_layout: str = "per-budget"
 
     def certifier_options(self) -> dict:
-        """The keyword arguments :class:`~mmcert_verified.certifier.Certifier` takes for the throughput options."""
+        """The keyword arguments :class:`~mmcert_verified.pipeline.certifier.Certifier` takes for the throughput options."""
         return {"pack_inputs": self.pack_inputs, "autocast": self.autocast, "compile_model": self.compile}
 
     def canonical(self) -> dict:
@@ -273,7 +273,7 @@ def _alpha_text(value: Any, where: str) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, float, int)):
         raise InvalidParameterError(f"{where}: alpha must be a number or a decimal string")
     text = value if isinstance(value, str) else repr(value)
-    from ..reference.certify import alpha_fraction
+    from ...reference.certify import alpha_fraction
 
     alpha_fraction(text)  # validates (0, 1)
     return text

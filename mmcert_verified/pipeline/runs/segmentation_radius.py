@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+from ...reference.certify import last_certified
+from ...sampling.plan import SamplingPlan
+from ...threat_model import Budget, max_radius_multiplier
 from ..certifier import SegmentationVerdict, certify_segmentation_counts
-from ..reference.certify import last_certified
-from ..sampling.plan import SamplingPlan
-from ..threat_model import Budget, max_radius_multiplier
 
 
 def half_certified(certified_pixels: int, pixels: int) -> bool:

@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputFileError
+from ...errors import InputFileError
 
 #: the header's format tag; a file without it was not written by ``mmcert run``
 FORMAT = "mmcert-run/2"

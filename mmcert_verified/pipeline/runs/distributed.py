@@ -35,7 +35,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
-from ..errors import InputFileError, MMCertError
+from ...errors import InputFileError, MMCertError
 from .config import RunConfig
 from .execute import RunSummary, execute
 from .launch import Launch
@@ -79,7 +79,7 @@ def _existing_out_ok(out: Path) -> None:
 
 
 def _join(out: Path, files: list[Path]) -> None:
-    from ..atomic_io import write_atomic
+    from ...atomic_io import write_atomic
     from .merge import merged_bytes
 
     data = merged_bytes(files)
@@ -110,7 +110,7 @@ def execute_distributed(
     """
     import torch.distributed as dist
 
-    from ..atomic_io import FileLock
+    from ...atomic_io import FileLock
 
     out = Path(out)
     rank, world = launch.shard.index, launch.shard.count

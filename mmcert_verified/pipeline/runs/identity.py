@@ -23,8 +23,8 @@ import json
 import os
 from dataclasses import dataclass
 
-from ..errors import InvalidParameterError
-from ..sampling.subsample import SAMPLING_SCHEME
+from ...errors import InvalidParameterError
+from ...sampling.subsample import SAMPLING_SCHEME
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from .errors import InvalidParameterError
-from .sampling.modality import Modality
-from .threat_model import Method
+from ..errors import InvalidParameterError
+from ..sampling.modality import Modality
+from ..threat_model import Method
 
 
 @dataclass(frozen=True)

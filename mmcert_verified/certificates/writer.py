@@ -15,7 +15,7 @@ re-derive its claims without the model (clause CERT.1)::
 ``docs/certificate.schema.json`` is the JSON Schema of this format and
 ``docs/audit.md`` describes it field by field.  Every claim is a pure function
 of the inputs computed by the reference engine, so ``mmcert audit``
-(:mod:`mmcert_verified.audit`, clause CERT.3) recomputes and compares them.
+(:mod:`mmcert_verified.certificates.audit`, clause CERT.3) recomputes and compares them.
 
 Clause CERT.2 (digest): ``digest.value`` is the SHA-256 of the *canonical
 serialization* of the certificate without its ``digest`` member -- JSON with
@@ -27,8 +27,8 @@ edits made without recomputing it; it is **not** a signature (anyone can
 recompute it), which is why the audit re-derives every claim as well.
 
 Reading is defensive (the audit reads files from anywhere) and lives in
-:mod:`mmcert_verified.certificate_reader`.  The format's names, limits, spec versions, text forms and
-digest live in :mod:`mmcert_verified.certificate_format`, which both import (and this module re-exports):
+:mod:`mmcert_verified.certificates.reader`.  The format's names, limits, spec versions, text forms and
+digest live in :mod:`mmcert_verified.certificates.format`, which both import (and this module re-exports):
 the writer checks what it writes with the reader, the reader never imports the writer.
 """
 
@@ -48,17 +48,17 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .certificate_format import DIGEST_ALGORITHM, FORMAT, GAP_DIGITS, HEX64, LIBNAME, MAX_ALPHA_CHARS
-from .certificate_format import MAX_CERTIFICATE_BYTES, MAX_CLASSES, MAX_DEPTH, MAX_ELEMENTS, MAX_FLOAT_CHARS
-from .certificate_format import MAX_INT_DIGITS, MAX_MODALITIES, MAX_SIDECAR_BYTES, MAX_STRING, MAX_VOTES
-from .certificate_format import SCHEMA_VERSION, SIDECAR_NAME, SPEC_VERSIONS, TIME_PATTERN, CertificateFormatError
-from .certificate_format import Kind, SidecarDigestError, canonical_bytes, compute_digest, exact_text, gap_text
-from .certificate_format import parse_alpha_text, seal, show_value, spec_version_of
-from .certificate_reader import parse_certificate_bytes, validate_certificate
-from .errors import InputFileError, InvalidParameterError, MMCertError
-from .reference.certify import Certification, RadiusResult, alpha_fraction
-from .reference.certify import radius as reference_radius
-from .threat_model import Method, parse_attacks
+from ..errors import InputFileError, InvalidParameterError, MMCertError
+from ..reference.certify import Certification, RadiusResult, alpha_fraction
+from ..reference.certify import radius as reference_radius
+from ..threat_model import Method, parse_attacks
+from .format import DIGEST_ALGORITHM, FORMAT, GAP_DIGITS, HEX64, LIBNAME, MAX_ALPHA_CHARS
+from .format import MAX_CERTIFICATE_BYTES, MAX_CLASSES, MAX_DEPTH, MAX_ELEMENTS, MAX_FLOAT_CHARS
+from .format import MAX_INT_DIGITS, MAX_MODALITIES, MAX_SIDECAR_BYTES, MAX_STRING, MAX_VOTES
+from .format import SCHEMA_VERSION, SIDECAR_NAME, SPEC_VERSIONS, TIME_PATTERN, CertificateFormatError
+from .format import Kind, SidecarDigestError, canonical_bytes, compute_digest, exact_text, gap_text
+from .format import parse_alpha_text, seal, show_value, spec_version_of
+from .reader import parse_certificate_bytes, validate_certificate
 
 # --- provenance -----------------------------------------------------------------------------
 
@@ -120,7 +120,7 @@ class Provenance:
             raise InvalidParameterError(f"created must look like 2024-06-01T12:00:00Z, got {show_value(self.created)}")
 
     def to_json(self) -> dict:
-        from . import __version__
+        from .. import __version__
 
         libs = dict(self.libraries) if self.libraries is not None else library_versions()
         return {
@@ -191,7 +191,7 @@ def classification_inputs(result: Certification, alpha_text: str, ratio: Sequenc
 
 def bound_rule(name):
     """The bound method recorded as ``alpha_split.rule`` (clauses CP.4-CP.7)."""
-    from .bounds.rules import bound_rule as lookup
+    from ..bounds.rules import bound_rule as lookup
 
     return lookup(name)
 
@@ -309,7 +309,7 @@ def write_certificate(doc: Mapping[str, Any], path) -> Path:
 
 def _write_new(path: Path, data: bytes, point: str = "certificate") -> None:
     """Write a new file atomically (temp + fsync + link, clause RUN.1); never overwrites."""
-    from .atomic_io import write_atomic
+    from ..atomic_io import write_atomic
 
     write_atomic(path, data, replace=False, point=point)
 
@@ -492,7 +492,7 @@ def write_segmentation_certificate(
 
 
 #: the public names; those of the format itself (limits, Kind, digest, text forms) live in
-#: :mod:`mmcert_verified.certificate_format` and are re-exported here, where callers have always found them
+#: :mod:`mmcert_verified.certificates.format` and are re-exported here, where callers have always found them
 __all__ = [
     "DIGEST_ALGORITHM", "FORMAT", "GAP_DIGITS", "HEX64", "LIBNAME", "MAX_ALPHA_CHARS", "MAX_CERTIFICATE_BYTES",
     "MAX_CLASSES", "MAX_DEPTH", "MAX_ELEMENTS", "MAX_FLOAT_CHARS", "MAX_INT_DIGITS", "MAX_MODALITIES",

@@ -34,13 +34,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .bounds import BoundName, bound_rule
-from .bounds.sequential import Schedule, SequentialResult, certify_sequential
-from .errors import InvalidParameterError
-from .sampling.counting import VoteCounter
-from .sampling.plan import SamplingPlan
-from .sampling.seeds import input_generator
-from .threat_model import Attack, Budget
+from ..bounds import BoundName, bound_rule
+from ..bounds.sequential import Schedule, SequentialResult, certify_sequential
+from ..errors import InvalidParameterError
+from ..sampling.counting import VoteCounter
+from ..sampling.plan import SamplingPlan
+from ..sampling.seeds import input_generator
+from ..threat_model import Attack, Budget
 
 #: classification engine: (counts, alpha, n, k, r, attack, method) -> object with .certified and .label
 ClassificationEngine = Callable[..., Any]
@@ -56,7 +56,7 @@ class Task(str, enum.Enum):
 
 
 def reference_classification_engine() -> ClassificationEngine:
-    from .reference.certify import certify
+    from ..reference.certify import certify
 
     return certify
 
@@ -64,9 +64,9 @@ def reference_classification_engine() -> ClassificationEngine:
 def default_segmentation_engine() -> SegmentationEngine:
     """The fast engine when it is installed (it defers to the reference near thresholds), else the reference."""
     try:
-        from .fast.segmentation import segment  # type: ignore[import-not-found]
+        from ..fast.segmentation import segment  # type: ignore[import-not-found]
     except ImportError:
-        from .reference.segmentation import segment
+        from ..reference.segmentation import segment
     return segment
 
 
@@ -258,8 +258,8 @@ class ClassificationTable:
 
     def __init__(self, plan: SamplingPlan, budgets: Sequence[Budget], ratios: Sequence[Sequence[int]] = (),
                  alpha="0.05", bound="bonferroni") -> None:
-        from .reference.certify import alpha_fraction
-        from .threat_model import max_radius_multiplier
+        from ..reference.certify import alpha_fraction
+        from ..threat_model import max_radius_multiplier
 
         self.setting = plan.setting
         self.alpha = alpha_fraction(alpha)
@@ -275,8 +275,8 @@ class ClassificationTable:
         self._memo: dict[tuple[int, int, int], tuple[tuple[bool, ...], tuple[int | None, ...]]] = {}
 
     def _mass(self, budget: Budget):
-        from .reference.theorem1 import SubsampleMasses
-        from .threat_model import attacked_sizes
+        from ..reference.theorem1 import SubsampleMasses
+        from ..threat_model import attacked_sizes
 
         key = (budget.r, budget.attack)
         if key not in self._masses:
@@ -285,9 +285,9 @@ class ClassificationTable:
 
     def certify(self, counts: Sequence[int]) -> tuple[int, tuple[bool, ...], tuple[int | None, ...]]:
         """(ensemble label, certified per budget, radius t* per ratio or None) of one input's counts."""
-        from .reference.certify import label_bounds, last_certified
-        from .reference.theorem1 import decide
-        from .votes import Votes
+        from ..reference.certify import label_bounds, last_certified
+        from ..reference.theorem1 import decide
+        from ..votes import Votes
 
         votes = Votes(tuple(int(c) for c in counts))
         key = (votes.n_a, votes.n_b, votes.total)
@@ -647,8 +647,8 @@ class Certifier:
                 raise InvalidParameterError(f"a schedule's sizes must be integers, got {list(schedule)[:8]}")
             schedule = Schedule(tuple(schedule))
         rule = bound_rule(bound)  # an unknown method fails before any vote is drawn
-        from .reference.certify import alpha_fraction
-        from .threat_model import attacked_sizes
+        from ..reference.certify import alpha_fraction
+        from ..threat_model import attacked_sizes
 
         alpha = alpha_fraction(alpha)
         budgets = tuple(budgets)

@@ -29,7 +29,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .certificate import (
+from .writer import (
     Provenance,
     bound_rule,
     certificate_header,
@@ -39,10 +39,10 @@ from .certificate import (
     sidecar_votes,
     write_with_sidecar,
 )
-from .certificate_format import MAX_BUDGETS, Kind, exact_text, gap_text, seal
-from .errors import InvalidParameterError
-from .reference.certify import Certification, RadiusResult, alpha_fraction, certify, radius
-from .threat_model import Attack, Budget, Setting
+from ..errors import InvalidParameterError
+from ..reference.certify import Certification, RadiusResult, alpha_fraction, certify, radius
+from ..threat_model import Attack, Budget, Setting
+from .format import MAX_BUDGETS, Kind, exact_text, gap_text, seal
 
 
 def shared_attack(budgets: Sequence[Budget], modalities: int) -> tuple[Attack, ...]:
@@ -180,7 +180,7 @@ def write_segmentation_per_input_certificate(
     ``segment`` here, at the bound method ``bound``; CERT.6).  Each pixel's votes must sum to ``samples`` (the N drawn).  Both files are written
     atomically and never overwrite (:class:`~mmcert_verified.errors.InputFileError`).
     """
-    from .reference.segmentation import segment
+    from ..reference.segmentation import segment
 
     path = Path(path)
     refuse_existing(path)

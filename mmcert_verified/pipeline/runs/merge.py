@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import InputFileError, InvalidParameterError
+from ...errors import InputFileError, InvalidParameterError
 from .run_file import DIGEST_KEY, FORMAT, dumps, read_run_file, seal_record
 
 
@@ -92,7 +92,7 @@ def merge(out: str | Path, shard_files: Sequence[str | Path]) -> MergeSummary:
 
     Refuses to overwrite ``out``.
     """
-    from ..atomic_io import write_atomic
+    from ...atomic_io import write_atomic
 
     out = Path(out)
     if out.exists():

@@ -2,7 +2,7 @@
 
 For each certificate file the audit
 
-1. reads it under the limits of :mod:`mmcert_verified.certificate` (size,
+1. reads it under the limits of :mod:`mmcert_verified.certificates.writer` (size,
    depth, digits, no NaN, no duplicate keys) and checks its structure
    (clause CERT.1) -- failing that, the file is **invalid**;
 2. recomputes the SHA-256 of its canonical serialization and, for a
@@ -43,31 +43,15 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .certificate import (
-    MAX_SIDECAR_BYTES,
-    CertificateFormatError,
-    Kind,
-    SidecarDigestError,
-    show_value,
-    classification_claims,
-    compute_digest,
-    segmentation_claims,
-)
-from .certificate_per_input import classification_budget_claims, segmentation_budget_claims
-from .certificate_reader import (
-    ClassificationInputs,
-    ClassificationPerInputInputs,
-    LoadedCertificate,
-    SegmentationInputs,
-    SegmentationPerInputInputs,
-    SequentialInputs,
-    read_certificate,
-    read_sidecar,
-)
-from .certificate_sequential import sequential_claims
-from .errors import InvalidParameterError, MMCertError
-from .reference.certify import Certification, RadiusResult, certified_at, certify, last_certified
-from .threat_model import Attack, Budget, Method, Setting, max_radius_multiplier
+from ..errors import InvalidParameterError, MMCertError
+from ..reference.certify import Certification, RadiusResult, certified_at, certify, last_certified
+from ..threat_model import Attack, Budget, Method, Setting, max_radius_multiplier
+from .per_input import classification_budget_claims, segmentation_budget_claims
+from .reader import ClassificationInputs, ClassificationPerInputInputs, LoadedCertificate, SegmentationInputs
+from .reader import SegmentationPerInputInputs, SequentialInputs, read_certificate, read_sidecar
+from .sequential import sequential_claims
+from .writer import MAX_SIDECAR_BYTES, CertificateFormatError, Kind, SidecarDigestError, show_value
+from .writer import classification_claims, compute_digest, segmentation_claims
 
 #: the largest binomial product (bits of P_n or P_n') an audit will compute
 MAX_MASS_BITS = 2**20
@@ -288,8 +272,8 @@ def _oracle_check(result: Certification, budgets: Sequence[tuple[int, ...]]) -> 
     model be randomized, so a certificate holds only if no randomized classifier within the bounds
     flips the label (the deterministic worst case is never below it and would miss such flips).
     """
-    from .enumeration.joint_space import atom_count
-    from .enumeration.neyman_pearson import worst_case
+    from ..enumeration.joint_space import atom_count
+    from ..enumeration.neyman_pearson import worst_case
     setting = result.setting
     pairs = setting.method.scheme.lists(setting.n, setting.k)
     if sum(_log2_comb(n, k) for n, k in pairs) > math.log2(ORACLE_ATOM_LIMIT):
@@ -361,7 +345,7 @@ def recorded_rule(doc: dict) -> str:
     method then; one without the field is read as ``bonferroni`` too.  An unknown name is an
     :class:`InvalidParameterError` (the certificate does not define a certification).
     """
-    from .bounds.rules import bound_rule
+    from ..bounds.rules import bound_rule
 
     split = doc.get("claims", {}).get("alpha_split")
     name = split.get("rule", "bonferroni") if isinstance(split, dict) else "bonferroni"
@@ -375,7 +359,7 @@ def recorded_segmentation_rule(claims: Any) -> str:
     segmentation took other methods (SEG.1 with CP.4); any other value names the method (CP.5), read as
     for classification.  An unknown name is an :class:`InvalidParameterError`.
     """
-    from .bounds.rules import bound_rule
+    from ..bounds.rules import bound_rule
 
     split = claims.get("alpha_split") if isinstance(claims, dict) else None
     name = split.get("rule", "holm") if isinstance(split, dict) else "holm"
@@ -391,7 +375,7 @@ def segment_with_rule(rule: str):
     import functools
     import inspect
 
-    from .reference.segmentation import segment
+    from ..reference.segmentation import segment
 
     if rule == "bonferroni":
         return segment
@@ -590,7 +574,7 @@ def _audit_segmentation_per_input(loaded: LoadedCertificate, path: Path) -> _Out
 
 def _audit_sequential(loaded: LoadedCertificate) -> _Outcome:
     """CERT.5: N = N_j = sum(counts), the round's level alpha_j (CS.1) and every verdict at it, re-derived."""
-    from .bounds.sequential import Schedule
+    from ..bounds.sequential import Schedule
 
     inp, c = _budget_list_common(loaded, SequentialInputs)
     checks = ("structure", "digest", "reference")
@@ -630,7 +614,7 @@ def _audit_sequential(loaded: LoadedCertificate) -> _Outcome:
 
 def _audit_feature_smoothing(loaded: LoadedCertificate) -> _Outcome:
     """Re-derive the score bound, FCSB and radius from the recorded statistics (reference engine)."""
-    from .feature_smoothing.certificate import derive_claims, summary
+    from ..feature_smoothing.certificate import derive_claims, summary
 
     checks = ("structure", "digest", "reference")
     try:

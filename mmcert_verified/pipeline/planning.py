@@ -32,8 +32,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .errors import InputFileError, InvalidParameterError, MMCertError
-from .threat_model import Attack, Method, Setting, budget_ratio, max_radius_multiplier, parse_attacks
+from ..errors import InputFileError, InvalidParameterError, MMCertError
+from ..threat_model import Attack, Method, Setting, budget_ratio, max_radius_multiplier, parse_attacks
 
 #: the ``format`` member of a calibration file and of a plan file
 CALIBRATION_FORMAT = "mmcert-calibration/1"
@@ -272,7 +272,7 @@ class Plan:
 def certified_correct_radii(counts, labels, alpha, n, k, ratio, attack, method, bound) -> np.ndarray:
     """Per vote vector: its radius along ``ratio`` (clause R1, the fast engine = the reference's) when its
     ensemble label equals the true label, else -1; -1 also when not certified at t = 0."""
-    from .fast.classify import radius_batch
+    from ..fast.classify import radius_batch
 
     res = radius_batch(np.asarray(counts, dtype=np.int64), alpha, n, k, ratio, attack, method, bound=bound)
     radius = res.radius.cpu().numpy()
@@ -299,8 +299,8 @@ def make_plan(calibration: Calibration, settings: PlanSettings, ks: Sequence[Seq
     ``radius``); the certified accuracy curve runs from t = 0 to one past the largest predicted radius
     of any row, so every row shares the t axis.
     """
-    from .bounds.rules import bound_rule
-    from .reference.certify import alpha_fraction
+    from ..bounds.rules import bound_rule
+    from ..reference.certify import alpha_fraction
 
     alpha_fraction(settings.alpha)
     bounds = tuple(bound_rule(b).name.value for b in settings.bounds)
@@ -357,7 +357,7 @@ def calibrate(config, ks: Sequence[Sequence[int]], samples: int, inputs: int, se
 
     from .certifier import Certifier, Task
     from .runs import prepare
-    from .sampling.plan import SamplingPlan
+    from ..sampling.plan import SamplingPlan
 
     if config.task is not Task.CLASSIFICATION:
         raise InvalidParameterError(f"mmcert plan supports classification configs only; this config's task is "

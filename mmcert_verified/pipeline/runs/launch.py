@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from ..errors import InvalidParameterError
+from ...errors import InvalidParameterError
 from .config import Shard
 
 

@@ -5,8 +5,8 @@ string and list lengths; rejects NaN/Infinity and duplicate keys; and checks the
 field against a hand-written mirror of ``docs/certificate.schema.json``.  :func:`read_sidecar` loads a
 segmentation certificate's ``.npz`` with ``allow_pickle=False`` from bytes whose SHA-256 it has
 checked, after checking the zip members' declared sizes.  Nothing read is ever executed or unpickled.
-Writing certificates lives in :mod:`mmcert_verified.certificate`; both sides build on
-:mod:`mmcert_verified.certificate_format` (names, limits, versions, digest), and this module imports
+Writing certificates lives in :mod:`mmcert_verified.certificates.writer`; both sides build on
+:mod:`mmcert_verified.certificates.format` (names, limits, versions, digest), and this module imports
 nothing of the writer or the audit (data flow: result -> certificate -> audit).
 """
 
@@ -26,15 +26,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import InvalidParameterError
-from .threat_model import Attack, Method
+from ..errors import InvalidParameterError
+from ..threat_model import Attack, Method
 
-from .certificate_format import SPEC_VERSIONS, CertificateFormatError, DIGEST_ALGORITHM, FORMAT, Kind, MAX_ALPHA_CHARS
-from .certificate_format import MAX_BUDGETS, MAX_CERTIFICATE_BYTES, MAX_CLASSES, MAX_DEPTH, MAX_ELEMENTS
-from .certificate_format import MAX_FLOAT_CHARS, MAX_INT_DIGITS, MAX_MODALITIES, MAX_ROUNDS, MAX_SIDECAR_BYTES
-from .certificate_format import MAX_STRING, MAX_VOTES, SCHEMA_VERSION, SidecarDigestError, HEX64, LIBNAME
-from .certificate_format import SIDECAR_NAME, TIME_PATTERN, kinds_of_version, parse_alpha_text, show_value
-from .certificate_format import spec_version_of
+from .format import SPEC_VERSIONS, CertificateFormatError, DIGEST_ALGORITHM, FORMAT, Kind, MAX_ALPHA_CHARS
+from .format import MAX_BUDGETS, MAX_CERTIFICATE_BYTES, MAX_CLASSES, MAX_DEPTH, MAX_ELEMENTS
+from .format import MAX_FLOAT_CHARS, MAX_INT_DIGITS, MAX_MODALITIES, MAX_ROUNDS, MAX_SIDECAR_BYTES
+from .format import MAX_STRING, MAX_VOTES, SCHEMA_VERSION, SidecarDigestError, HEX64, LIBNAME
+from .format import SIDECAR_NAME, TIME_PATTERN, kinds_of_version, parse_alpha_text, show_value
+from .format import spec_version_of
 
 
 # --- reading under limits (clauses CERT.1, CERT.2) ------------------------------------------
@@ -552,7 +552,7 @@ def validate_certificate(doc: Any) -> LoadedCertificate:
     """Clause CERT.1: check the structure of a parsed certificate; typed inputs on success.
 
     Checks types, required and unknown members, ranges and string forms --
-    not whether the claims are true (that is :mod:`mmcert_verified.audit`).
+    not whether the claims are true (that is :mod:`mmcert_verified.certificates.audit`).
     Raises :class:`CertificateFormatError` naming the first offending member.
     """
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -578,7 +578,7 @@ def validate_certificate(doc: Any) -> LoadedCertificate:
         raise _Where("digest.algorithm").fail(f"expected {DIGEST_ALGORITHM!r}, got {show_value(digest['algorithm'])}")
     _str(digest["value"], _Where("digest.value"), HEX64)
     if kind is Kind.FEATURE_SMOOTHING:  # clause FS.10: its own module checks its sections
-        from .feature_smoothing.certificate_format import validate_sections
+        from ..feature_smoothing.certificate_format import validate_sections
 
         inputs = validate_sections(doc)
     else:
