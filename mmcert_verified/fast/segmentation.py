@@ -28,7 +28,8 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from fractions import Fraction
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -95,11 +96,13 @@ def code_of(value: Fraction, alpha: Fraction) -> int:
 
 def code_floats(codes: np.ndarray, alpha: Fraction) -> np.ndarray:
     """float64 of each code's value, equal to ``float(code_fraction(...))`` (correctly rounded)."""
+    codes = np.asarray(codes, dtype=np.int64)
     out = np.where(codes == CODE_ONE, 1.0, float(alpha))
     grid = codes >= 0
     out[grid] = grid_value_float(codes[grid])
+    flat, cflat = out.reshape(-1), codes.reshape(-1)  # views: any shape
     for i in np.flatnonzero(grid & (out < EXACT_MIN)):  # below EXACT_MIN ldexp may round: convert exactly
-        out[i] = float(ref.grid_value(int(codes[i])))
+        flat[i] = float(ref.grid_value(int(cflat[i])))
     return out
 
 
@@ -452,7 +455,14 @@ def alpha_stars(
 # --------------------------------------------------------------------------- Holm on codes
 
 def holm_accept_codes(codes: np.ndarray, mult: np.ndarray, alpha: Fraction) -> np.ndarray:
-    """Clause SEG.3 on alpha* codes: the same acceptance as ``ref.holm_accept_values`` on their values.
+    """Clause SEG.3 on alpha* codes: the same acceptance as ``ref.holm_accept_values`` on their values
+    (one row of :func:`holm_accept_rows`)."""
+    return holm_accept_rows(np.asarray(codes, dtype=np.int64)[None], mult, alpha)[0]
+
+
+def holm_accept_rows(codes: np.ndarray, mult: np.ndarray, alpha: Fraction) -> np.ndarray:
+    """Clause SEG.3 on each row of a (budgets, pairs) code matrix, pairs of multiplicities ``mult``: row by
+    row the same acceptance as ``ref.holm_accept_values`` on the codes' values.
 
     Codes sort as their values (grid indices are increasing; alpha lies in [grid_value(top),
     grid_value(top + 1)), and equals grid_value(top) only when no pair has the code CODE_ALPHA).  The test
@@ -461,12 +471,13 @@ def holm_accept_codes(codes: np.ndarray, mult: np.ndarray, alpha: Fraction) -> n
     """
     codes = np.asarray(codes, dtype=np.int64)
     mult = np.asarray(mult, dtype=np.int64)
+    width = codes.shape[1]
     top = ref.grid_floor(alpha)
     key = np.where(codes >= 0, 2 * codes, np.where(codes == CODE_ALPHA, 2 * top + 1, np.iinfo(np.int64).max))
-    order = np.argsort(key, kind="stable")
-    c_sorted, m_sorted = codes[order], mult[order]
+    order = np.argsort(key, axis=1, kind="stable")
+    c_sorted, m_sorted = np.take_along_axis(codes, order, axis=1), mult[order]
     m = int(mult.sum())
-    remaining = m - (np.cumsum(m_sorted) - m_sorted)  # m + 1 - j at each group's first position j
+    remaining = m - (np.cumsum(m_sorted, axis=1) - m_sorted)  # m + 1 - j at each group's first position j
     values = code_floats(c_sorted, alpha)
     alpha_f = float(alpha)
     if alpha_f >= EXACT_MIN:
@@ -477,11 +488,11 @@ def holm_accept_codes(codes: np.ndarray, mult: np.ndarray, alpha: Fraction) -> n
     else:
         passed = np.zeros(codes.shape, dtype=bool)
         unsure = np.ones(codes.shape, dtype=bool)
-    for i in np.flatnonzero(unsure):
-        passed[i] = code_fraction(int(c_sorted[i]), alpha) * int(remaining[i]) <= alpha
-    stop = int(np.argmin(passed)) if not passed.all() else passed.size
+    for i, j in zip(*np.nonzero(unsure)):
+        passed[i, j] = code_fraction(int(c_sorted[i, j]), alpha) * int(remaining[i, j]) <= alpha
+    stop = np.where(passed.all(axis=1), width, np.argmin(passed, axis=1))  # the step-down stops at the first fail
     accept = np.zeros(codes.shape, dtype=bool)
-    accept[order[:stop]] = True
+    np.put_along_axis(accept, order, np.arange(width) < stop[:, None], axis=1)
     return accept
 
 
@@ -566,6 +577,142 @@ def _check_votes(counts, device) -> torch.Tensor:
     return t
 
 
+def _check_labels(labels, flat: torch.Tensor, batched: bool, spatial: tuple[int, ...], shape) -> torch.Tensor | None:
+    """Labels as (B, P) int64 on the votes' device (None when not given), checked against the votes."""
+    if labels is None:
+        return None
+    B, C = flat.shape[:2]
+    lt = labels if isinstance(labels, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(np.asarray(labels)))
+    if lt.dtype.is_floating_point or lt.dtype == torch.bool:
+        raise InvalidParameterError(f"labels must be an integer array, got dtype {lt.dtype}")
+    lt = lt.to(flat.device).to(torch.int64)
+    lb = lt if batched else lt[None]
+    if tuple(lb.shape) != (B,) + spatial:
+        raise InvalidParameterError(f"labels of shape {tuple(lt.shape)} do not match votes of shape {tuple(shape)}")
+    if lb.numel() and (int(lb.min()) < 0 or int(lb.max()) >= C):
+        raise InvalidParameterError(f"labels must lie in [0, {C - 1}] (C = {C} classes)")
+    return lb.reshape(B, -1)
+
+
+@dataclass(frozen=True)
+class _Image:
+    """What of one image no budget changes: N, the prediction, the distinct (N_A, N_B) pairs with their
+    multiplicities, each pixel's pair (``inverse``), and, with labels, the confusion cells per pair as
+    (pair, cell, count) triples and the predicted-class counts."""
+
+    N: int
+    pred: np.ndarray
+    n_a: np.ndarray
+    n_b: np.ndarray
+    mult: np.ndarray
+    inverse: np.ndarray
+    cells: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    pred_count: np.ndarray | None
+
+
+def _image(v: torch.Tensor, y: torch.Tensor | None, C: int, P: int) -> _Image:
+    totals = v.sum(dim=0)
+    N = int(totals[0])
+    if bool((totals != N).any()):
+        bad = int(torch.nonzero(totals != N)[0, 0])
+        raise InvalidParameterError(
+            f"votes must total the same N at every pixel: pixel 0 has {N}, pixel {bad} has {int(totals[bad])}"
+        )
+    if N <= 0:
+        raise InvalidParameterError("votes total N = 0: nothing to certify")
+    pred, n_a, n_b = top_two(v)
+    ua, ub, mult, inverse = distinct_pairs(n_a, n_b, C, P)
+    if ub is None:  # C = 2: N_B = N - N_A
+        ub = N - ua
+    cells = pred_count = None
+    if y is not None:
+        combo, count = torch.unique((inverse * C + pred) * C + y, return_counts=True)
+        combo = combo.cpu().numpy()
+        cells = (combo // (C * C), combo % (C * C), count.cpu().numpy())
+        pred_count = torch.bincount(pred, minlength=C).cpu().numpy()
+    return _Image(N, pred.cpu().numpy(), ua, ub, mult, inverse.cpu().numpy(), cells, pred_count)
+
+
+def _pair_codes(images: Sequence[_Image], C: int, probs, floor) -> list[np.ndarray]:
+    """Per image, the (budgets, pairs) alpha* codes: one memoised lookup per budget and distinct N over the
+    union of the images' pairs."""
+    out: list[np.ndarray | None] = [None] * len(images)
+    for N in sorted({im.N for im in images}):
+        group = [i for i, im in enumerate(images) if im.N == N]
+        keys = np.concatenate([images[i].n_a * (N + 1) + images[i].n_b for i in group])
+        _, first, where = np.unique(keys, return_index=True, return_inverse=True)
+        n_a = np.concatenate([images[i].n_a for i in group])[first]
+        n_b = np.concatenate([images[i].n_b for i in group])[first]
+        table = np.stack([alpha_star_codes(n_a, n_b, N, C, prob, floor) for prob in probs])
+        start = 0
+        for i in group:
+            size = images[i].n_a.size
+            out[i] = table[:, where[start:start + size]]
+            start += size
+    return out  # type: ignore[return-value]
+
+
+def segment_budgets(
+    counts, alpha, n: Sequence[int], k: Sequence[int], budgets: Sequence[tuple[Sequence[int], Any]],
+    method="mmcert", labels=None, segmented_attack=None, r_o: int = 0, segmented_modality: int = 0,
+    device=None, bound="bonferroni",
+) -> list[ref.SegmentationResult]:
+    """Clause SEG at several budgets ``[(r, attack), ...]``: ``[segment(counts, ..., r, attack, ...) for
+    (r, attack) in budgets]``, equal result for result (clause SEG.7).
+
+    What does not depend on the budget (the checks, top two, distinct pairs,
+    confusion cells) is computed once per image; per budget only the alpha*
+    codes of the distinct pairs (memoised), Holm on them (all budgets of an
+    image in one :func:`holm_accept_rows`) and the metrics (once per distinct
+    certified set).  Guarantee: each result equals the reference engine's at
+    its budget (clauses F.1, F.5).
+    """
+    votes = _check_votes(counts, device)
+    batched = votes.ndim == 4
+    batch = votes if batched else votes[None]
+    B, C = batch.shape[:2]
+    spatial = tuple(batch.shape[2:])
+    flat = batch.reshape(B, C, -1)
+    P = flat.shape[2]
+    lab = _check_labels(labels, flat, batched, spatial, votes.shape)
+    probs = [ref.segmentation_problem(P, alpha, n, k, r, attack, method, segmented_attack, r_o, segmented_modality,
+                                      bound) for r, attack in budgets]
+    if not probs:
+        return []
+    family = probs[0].alpha
+    floor = ref.holm_floor(family, P)
+    images = [_image(flat[b], None if lab is None else lab[b], C, P) for b in range(B)]
+    per_image: list[list[ref.ImageResult]] = []
+    for im, codes in zip(images, _pair_codes(images, C, probs, floor)):
+        accept = holm_accept_rows(codes, im.mult, family)
+        values = code_floats(codes, family)
+        pred = im.pred.reshape(spatial)
+        metrics_of: dict[tuple, ref.SegmentationMetrics] = {}
+        rows = []
+        for j, prob in enumerate(probs):
+            metrics = None
+            if im.cells is not None:
+                key = (accept[j].tobytes(), prob.segmented_attack, prob.r_o)  # SEG.5: r_o may follow the budget
+                if key not in metrics_of:
+                    pair, cell, count = im.cells
+                    keep = accept[j][pair]
+                    conf = np.zeros(C * C, dtype=np.int64)
+                    np.add.at(conf, cell[keep], count[keep])  # exact integers: the stable confusion matrix
+                    metrics_of[key] = ref.metrics_from_confusion(conf.reshape(C, C), im.pred_count, P,
+                                                                 prob.segmented_attack, prob.r_o)
+                metrics = metrics_of[key]
+            rows.append(ref.ImageResult(accept[j][im.inverse].reshape(spatial), pred,
+                                        values[j][im.inverse].reshape(spatial), metrics))
+        per_image.append(rows)
+    return [
+        ref.SegmentationResult(
+            tuple(rows[j] for rows in per_image), batched, prob.setting.method, prob.alpha, prob.setting,
+            prob.budget, prob.segmented_attack, prob.r_o, C, images[0].N if images else 0, bound=prob.bound,
+        )
+        for j, prob in enumerate(probs)
+    ]
+
+
 def segment(counts, alpha, n: Sequence[int], k: Sequence[int], r: Sequence[int], attack="modify",
             method="mmcert", labels=None, segmented_attack=None, r_o: int = 0, segmented_modality: int = 0,
             device=None, bound="bonferroni") -> ref.SegmentationResult:
@@ -576,65 +723,9 @@ def segment(counts, alpha, n: Sequence[int], k: Sequence[int], r: Sequence[int],
     F.4's float64 slack (there is no dtype choice here).  ``bound`` is the bound method (CP.4-CP.7).
     Guarantee: the certified masks and metrics equal the reference engine's (clause F.1, F.5).
     """
-    votes = _check_votes(counts, device)
-    batched = votes.ndim == 4
-    batch = votes if batched else votes[None]
-    B, C = batch.shape[:2]
-    spatial = tuple(batch.shape[2:])
-    flat = batch.reshape(B, C, -1)
-    P = flat.shape[2]
-    lab = None
-    if labels is not None:
-        lt = labels if isinstance(labels, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(np.asarray(labels)))
-        if lt.dtype.is_floating_point or lt.dtype == torch.bool:
-            raise InvalidParameterError(f"labels must be an integer array, got dtype {lt.dtype}")
-        lt = lt.to(flat.device).to(torch.int64)
-        lb = lt if batched else lt[None]
-        if tuple(lb.shape) != (B,) + spatial:
-            raise InvalidParameterError(f"labels of shape {tuple(lt.shape)} do not match votes of shape {tuple(votes.shape)}")
-        if lb.numel() and (int(lb.min()) < 0 or int(lb.max()) >= C):
-            raise InvalidParameterError(f"labels must lie in [0, {C - 1}] (C = {C} classes)")
-        lab = lb.reshape(B, -1)
-    prob = ref.segmentation_problem(P, alpha, n, k, r, attack, method, segmented_attack, r_o, segmented_modality,
-                                    bound)
-    floor = ref.holm_floor(prob.alpha, P)
-    images = []
-    first_total = None
-    for b in range(B):
-        v = flat[b]
-        totals = v.sum(dim=0)
-        N = int(totals[0])
-        if bool((totals != N).any()):
-            bad = int(torch.nonzero(totals != N)[0, 0])
-            raise InvalidParameterError(
-                f"votes must total the same N at every pixel: pixel 0 has {N}, pixel {bad} has {int(totals[bad])}"
-            )
-        if N <= 0:
-            raise InvalidParameterError("votes total N = 0: nothing to certify")
-        first_total = N if first_total is None else first_total
-        pred, n_a, n_b = top_two(v)
-        ua, ub, mult, inverse = distinct_pairs(n_a, n_b, C, P)
-        if ub is None:  # C = 2: N_B = N - N_A
-            ub = N - ua
-        codes = alpha_star_codes(ua, ub, N, C, prob, floor)
-        accept = torch.as_tensor(holm_accept_codes(codes, mult, prob.alpha), device=v.device)
-        value_f = torch.as_tensor(code_floats(codes, prob.alpha), dtype=torch.float64, device=v.device)
-        stable, astar = accept[inverse], value_f[inverse]
-        metrics = None
-        if lab is not None:
-            y = lab[b]
-            conf = torch.bincount((pred * C + y)[stable], minlength=C * C).reshape(C, C).cpu().numpy()
-            pred_count = torch.bincount(pred, minlength=C).cpu().numpy()
-            metrics = ref.metrics_from_confusion(conf, pred_count, P, prob.segmented_attack, prob.r_o)
-        images.append(
-            ref.ImageResult(
-                stable.reshape(spatial).cpu().numpy(),
-                pred.reshape(spatial).cpu().numpy(),
-                astar.reshape(spatial).cpu().numpy(),
-                metrics,
-            )
-        )
-    return ref.SegmentationResult(
-        tuple(images), batched, prob.setting.method, prob.alpha, prob.setting, prob.budget,
-        prob.segmented_attack, prob.r_o, C, first_total or 0, bound=prob.bound,
-    )
+    return segment_budgets(counts, alpha, n, k, [(r, attack)], method, labels, segmented_attack, r_o,
+                           segmented_modality, device, bound)[0]
+
+
+#: the multi-budget entry point (pipeline.certifier uses it when an engine offers one)
+segment.budgets = segment_budgets  # type: ignore[attr-defined]

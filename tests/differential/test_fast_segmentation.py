@@ -482,3 +482,59 @@ def test_root_path_decides_two_dimensional_pairs_itself(monkeypatch):
         want = [refseg.alpha_star(p, refseg.PixelProblem(N, C, prob.sizes_masses, bound), prob.alpha) for p in pairs]
         assert got == want, bound
         assert any(Fraction(0) < v < prob.alpha for v in want)
+
+
+# --------------------------------------------------------------------------- several budgets in one call
+
+
+@st.composite
+def budget_lists(draw):
+    """A threat model of threat_models() and 1-4 budgets r of its modalities (the first is its own r)."""
+    kw, alpha = draw(threat_models())
+    n, k, method = kw["n"], kw["k"], kw["method"]
+    cap = [max(0, ni // max(k[0] if method == "ablation" else k[i], 1)) for i, ni in enumerate(n)]
+    rs = [kw["r"]] + draw(st.lists(st.lists(st.integers(0, 4), min_size=len(n), max_size=len(n)), max_size=3))
+    rs = [[min(x, c) for x, c in zip(r, cap)] for r in rs]
+    return kw, alpha, rs
+
+
+def _two_images():
+    """A batch of two images of one N whose distinct pairs differ (each image indexes its own pairs)."""
+    (a, la), (b, lb) = (_example(2, 100, (12, 15), kinds, seed)
+                        for kinds, seed in ((["unanimous", "tie"], 5), (["confident", "uncertain", "mixed"], 6)))
+    return np.stack([a, b]), np.stack([la, lb])
+
+
+@given_with_examples(st.tuples(vote_images(), budget_lists()),
+                     (EX_KITTI[0], (KITTI, Fraction(1, 1000), [[5, 5], [0, 0], [5, 5], [40, 1]])),
+                     (_two_images(), (KITTI, Fraction(1, 1000), [[5, 5], [0, 0], [30, 1]])),
+                     (EX_ADD[0], EX_ADD[1] + ([[2, 1], [0, 0], [3, 1]],)))
+def test_segment_budgets_identical_to_the_reference_at_each_budget(case):
+    # clause SEG.7: the multi-budget call shares the per-image work; each of its results must equal the
+    # reference's result at that budget alone (masks, alpha*, metrics, JSON), duplicates and r = 0 included
+    (votes, labels), (kw, alpha, rs) = case
+    wants = []
+    for r in rs:  # segmented_attack / r_o (SEG.5) stay the drawn ones: one value per call
+        try:
+            wants.append(refseg.segment(votes, alpha, labels=labels, **dict(kw, r=r)))
+        except InvalidParameterError:
+            assume(False)
+    fixed = {key: v for key, v in kw.items() if key not in ("n", "k", "r", "attack", "method")}
+    gots = fastseg.segment_budgets(votes, alpha, kw["n"], kw["k"], [(r, kw["attack"]) for r in rs], kw["method"],
+                                   labels=labels, **fixed)
+    event(f"budgets: {len(rs)}")
+    assert len(gots) == len(wants)
+    for want, got in zip(wants, gots):
+        assert np.array_equal(got.certified_mask, want.certified_mask)
+        for wi, gi in zip(want.images, got.images):
+            assert np.array_equal(gi.pred, wi.pred)
+            assert np.array_equal(gi.alpha_star, wi.alpha_star)
+            assert gi.metrics == wi.metrics
+        assert got.to_json() == want.to_json()
+
+
+def test_segment_budgets_of_no_budget_is_empty_and_checks_the_votes():
+    votes, labels = EX_KITTI[0]
+    assert fastseg.segment_budgets(votes, Fraction(1, 1000), [10, 10], [1, 1], []) == []
+    with pytest.raises(InvalidParameterError):
+        fastseg.segment_budgets(votes.astype(np.float64), Fraction(1, 1000), [10, 10], [1, 1], [([0, 0], "modify")])
