@@ -254,3 +254,52 @@ def radius_batch(counts, alpha, n: Sequence[int], k: Sequence[int], ratio: Seque
         res = ref.radius(c[b].tolist(), alpha, setting.n, setting.k, ratio, attacks, setting.method, bound)
         radius[b] = -1 if res.radius is None else res.radius
     return FastRadii(g.label, radius.to(torch.int64), len(idx))
+
+
+# --------------------------------------------------------------------------- one run's budgets and ratios
+
+#: a radius the floats leave open (the reference decides it)
+UNDECIDED = "undecided"
+
+
+class RunBrackets:
+    """Clauses F.1, F.4 and R1 for every input of a run: the Delta brackets of its budgets and of its ratios'
+    budget sequences are built once; per input, one gap bracket [G_lo, G_hi] decides what it can.
+
+    :meth:`decide` makes exactly :func:`certify_batch`'s decisions (certified when G_lo > Delta_hi, not when
+    G_hi <= Delta_lo) and :func:`radius_batch`'s radii (t_sure / t_no from the monotone brackets), and
+    returns None / :data:`UNDECIDED` where those would defer to the reference; so every answer it gives
+    equals the reference engine's (clause F.1).  The budgets share one attack per modality (a run's do).
+    """
+
+    def __init__(self, setting: Setting, budgets: Sequence[Sequence[int]], attacks, ratios: Sequence[Sequence[int]],
+                 limits: Sequence[int | None], alpha, bound="bonferroni") -> None:
+        self.alpha = ref.alpha_fraction(alpha)
+        self.bound = bound
+        self.attacks = parse_attacks(attacks, setting.modalities)
+        bud = np.asarray(budgets, dtype=np.int64).reshape(-1, setting.modalities)
+        d = delta_bounds(setting, bud, self.attacks)
+        self.dlo, self.dhi = d.lo.tolist(), d.hi.tolist()
+        self.along: list[tuple[np.ndarray, np.ndarray] | None] = []
+        for ratio, limit in zip(ratios, limits):
+            a = delta_along(setting, budget_ratio(ratio, setting.modalities), self.attacks, limit)
+            self.along.append(None if a is None else (np.maximum.accumulate(a.hi), np.maximum.accumulate(a.lo)))
+        self.log_pn = log_pn_lower(setting)
+
+    def decide(self, counts: Sequence[int]) -> tuple[tuple[bool | None, ...], tuple]:
+        """(certified per budget or None, radius per ratio: t, None (not certified at t = 0) or UNDECIDED)."""
+        if not fits_int64(counts):
+            return (None,) * len(self.dlo), (UNDECIDED,) * len(self.along)
+        g = gap_bounds(check_counts([list(counts)]), self.alpha, self.log_pn, torch.float64, self.bound)
+        lo, hi = float(g.lo[0]), float(g.hi[0])
+        certified = tuple(True if lo > dh else False if hi <= dl else None for dl, dh in zip(self.dlo, self.dhi))
+        radii: list = []
+        for along in self.along:
+            if along is None:  # outside F.2's float range
+                radii.append(UNDECIDED)
+                continue
+            hi_mono, lo_mono = along
+            t_sure = int(np.searchsorted(hi_mono, lo, side="left")) - 1
+            t_no = int(np.searchsorted(lo_mono, hi, side="left"))
+            radii.append(UNDECIDED if t_no != t_sure + 1 else None if t_sure < 0 else t_sure)
+        return certified, tuple(radii)

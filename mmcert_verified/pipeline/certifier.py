@@ -250,6 +250,12 @@ class ClassificationTable:
     ratio) return for the same counts: the same exact decisions
     (``certified_at``) in the same search (``last_certified``).
 
+    ``engine`` ``"auto"`` / ``"fast"`` (the default) first asks the fast
+    engine's brackets (:class:`fast.classify.RunBrackets`, clauses F.1, F.4:
+    built once per run, one gap bracket per input), and computes the exact
+    bounds only for what they leave open; ``"reference"`` decides everything
+    exactly.  Either way the answers are the reference engine's.
+
     ``bound`` is the bound method (clauses CP.4-CP.7, fixed before the votes:
     CP.5).  The bounds, hence the verdicts and radii, depend on the counts
     only through (N_A, N_B, N) (every method's ``exact``), so they are
@@ -257,10 +263,12 @@ class ClassificationTable:
     """
 
     def __init__(self, plan: SamplingPlan, budgets: Sequence[Budget], ratios: Sequence[Sequence[int]] = (),
-                 alpha="0.05", bound="bonferroni") -> None:
+                 alpha="0.05", bound="bonferroni", engine: str = "auto") -> None:
         from ..reference.certify import alpha_fraction
         from ..threat_model import max_radius_multiplier
 
+        if engine not in ("auto", "fast", "reference"):
+            raise InvalidParameterError(f"engine must be auto, fast or reference, got {engine!r}")
         self.setting = plan.setting
         self.alpha = alpha_fraction(alpha)
         self.budgets = tuple(budgets)
@@ -273,6 +281,12 @@ class ClassificationTable:
         self.limits = tuple(max_radius_multiplier(self.setting, r, attack) for r in self.ratios)
         self.bound = bound_rule(bound).name.value
         self._memo: dict[tuple[int, int, int], tuple[tuple[bool, ...], tuple[int | None, ...]]] = {}
+        self._fast = None
+        if engine != "reference" and self.budgets and all(b.attack == attack for b in self.budgets):
+            from ..fast.classify import RunBrackets
+
+            self._fast = RunBrackets(self.setting, [b.r for b in self.budgets], list(attack), self.ratios,
+                                     self.limits, self.alpha, self.bound)
 
     def _mass(self, budget: Budget):
         from ..reference.theorem1 import SubsampleMasses
@@ -285,25 +299,37 @@ class ClassificationTable:
 
     def certify(self, counts: Sequence[int]) -> tuple[int, tuple[bool, ...], tuple[int | None, ...]]:
         """(ensemble label, certified per budget, radius t* per ratio or None) of one input's counts."""
-        from ..reference.certify import label_bounds, last_certified
-        from ..reference.theorem1 import decide
         from ..votes import Votes
 
         votes = Votes(tuple(int(c) for c in counts))
         key = (votes.n_a, votes.n_b, votes.total)
         if key not in self._memo:
-            bounds = label_bounds(votes, self.alpha, self.bound)
-
-            def ok(budget: Budget) -> bool:
-                return decide(bounds.p_a_lower, bounds.p_b_upper, self._mass(budget)).certified
-
-            verdicts = tuple(ok(b) for b in self.budgets)
-            radii = tuple(
-                last_certified(lambda t, ratio=ratio: ok(Budget(tuple(t * c for c in ratio), self.attack)), limit)
-                for ratio, limit in zip(self.ratios, self.limits)
-            )
-            self._memo[key] = (verdicts, radii)
+            self._memo[key] = self._decide(votes)
         return int(votes.label), *self._memo[key]
+
+    def _decide(self, votes) -> tuple[tuple[bool, ...], tuple[int | None, ...]]:
+        from ..fast.classify import UNDECIDED
+        from ..reference.certify import label_bounds, last_certified
+        from ..reference.theorem1 import decide
+
+        exact: list = []  # the exact bounds, computed on the first question the floats leave open
+
+        def ok(budget: Budget) -> bool:
+            if not exact:
+                exact.append(label_bounds(votes, self.alpha, self.bound))
+            return decide(exact[0].p_a_lower, exact[0].p_b_upper, self._mass(budget)).certified
+
+        fast_certified: tuple = (None,) * len(self.budgets)
+        fast_radii: tuple = (UNDECIDED,) * len(self.ratios)
+        if self._fast is not None:
+            fast_certified, fast_radii = self._fast.decide(votes.counts)
+        verdicts = tuple(ok(b) if f is None else f for b, f in zip(self.budgets, fast_certified))
+        radii = tuple(
+            last_certified(lambda t, ratio=ratio: ok(Budget(tuple(t * c for c in ratio), self.attack)), limit)
+            if f is UNDECIDED else f
+            for ratio, limit, f in zip(self.ratios, self.limits, fast_radii)
+        )
+        return verdicts, radii
 
 
 def certify_segmentation_counts(

@@ -369,7 +369,8 @@ def certify_records(
 
     votes = certifier.stream_votes(items())
     if config.task is Task.CLASSIFICATION:
-        table = ClassificationTable(config.plan, config.budgets, config.ratios, config.alpha, bound=config.bound)
+        table = ClassificationTable(config.plan, config.budgets, config.ratios, config.alpha, bound=config.bound,
+                                    engine=config.engine.value)
         for index, counts in votes:
             inputs, label = labels_of.pop(index)
             _check_label(label, config, (), index)
