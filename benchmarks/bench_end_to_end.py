@@ -166,7 +166,7 @@ def cold_row(path: Path, device: torch.device, inputs: int | None, workdir: Path
         return time.perf_counter() - t0, time.process_time() - c0
 
     torch_startup = child([sys.executable, "-c", "import torch"])
-    startup = child([sys.executable, "-c", "import torch; from mmcert_verified.cli import build_parser; build_parser()"])
+    startup = child([sys.executable, "-c", "import torch; from mmcert_verified.cli import build_parser; build_parser('run')"])
     out = workdir / "cold.jsonl"
     cold = child([sys.executable, "-m", "mmcert_verified", "run", str(cfg), "--out", str(out), "--quiet",
                   "--device", str(device)])

@@ -6,19 +6,29 @@ Public surface (everything else is internal):
 * :class:`Attack`, :class:`Method`, :class:`Setting`, :class:`Budget`, :class:`Votes`
 * :class:`MMCertError` and its subclasses
 * :class:`Certifier`, :class:`Task`, :class:`SamplingPlan`, :class:`Modality`, :class:`Ablation` --
-  certify a torch model end to end (imported on first use: they need torch)
+  certify a torch model end to end (they need torch)
+
+Everything but the errors is imported on first use.
 """
 
 from .errors import EnumerationTooLargeError, InputFileError, InvalidParameterError, MMCertError
-from .reference.certify import Certification, RadiusResult, certify, radius
-from .threat_model import Attack, Budget, Method, Setting
-from .votes import Votes
 
 __version__ = "0.1.0"
 #: the newest version of spec/ this code implements (each certificate records the earliest version defining its kind; certificate_format.SPEC_VERSIONS)
 SPEC_VERSION = "1.1"
 
+#: the rest of the public surface, imported on first use: ``import mmcert_verified.cli`` (every ``mmcert``
+#: command) then costs no mpmath or reference engine before the verb needs them (issue 16)
 _LAZY = {
+    "Certification": "mmcert_verified.reference.certify",
+    "RadiusResult": "mmcert_verified.reference.certify",
+    "certify": "mmcert_verified.reference.certify",
+    "radius": "mmcert_verified.reference.certify",
+    "Attack": "mmcert_verified.threat_model",
+    "Budget": "mmcert_verified.threat_model",
+    "Method": "mmcert_verified.threat_model",
+    "Setting": "mmcert_verified.threat_model",
+    "Votes": "mmcert_verified.votes",
     "Certifier": "mmcert_verified.pipeline.certifier",
     "Task": "mmcert_verified.pipeline.certifier",
     "SamplingPlan": "mmcert_verified.sampling",
@@ -31,7 +41,9 @@ def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later lookups skip __getattr__
+        return value
     raise AttributeError(f"module 'mmcert_verified' has no attribute {name!r}")
 
 

@@ -15,6 +15,8 @@ from ..errors import EngineDisagreementError, MMCertError
 
 #: the verbs, each a module of this package exposing ``register`` (in help order)
 VERBS = ["certify", "radius", "segment", "enumerate", "audit", "run", "demo", "fs", "report", "attack", "plan"]
+#: verbs registered by another verb's module
+REGISTERED_BY = {"merge": "run"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,7 +27,9 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``mmcert`` parser with every verb, or only the verb ``only`` (what :func:`main` builds when the
+    command line names a known verb: the other verbs' modules, and what they import, are not loaded)."""
     parser = _Parser(
         prog="mmcert",
         description="Certify multi-modal models against adversarial perturbation (MMCert).",
@@ -35,9 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mmcert-verified {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     sub.required = True
-    for name in VERBS:  # one module per verb, named after it; a missing one is a packaging bug
+    for name in VERBS if only is None else [only]:  # one module per verb, named after it; a missing one is a packaging bug
         importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
+
+
+def _verb_of(argv: list[str]) -> str | None:
+    """The module of the verb a command line names (its first word not starting with '-': the top-level
+    options take no value); None when that is no verb."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in VERBS else REGISTERED_BY.get(word)
 
 
 def _join_negative_values(argv: list[str]) -> list[str]:
@@ -58,8 +69,8 @@ def _join_negative_values(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser(_verb_of(argv))  # one verb's module only: its start-up cost alone (issue 16)
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
