@@ -24,12 +24,17 @@ about: for ``av_mmcert`` and ``road_mmcert`` at the config's N (100), the wall
 time of a whole ``mmcert run`` in a fresh process (``cold``: interpreter,
 imports, model and data, every table built for the first time) and of a second
 in-process ``execute`` (``warm``: imports done, caches filled), each against
-``raw`` = the model's forward passes alone (best-of-3 forward time of one
-batch x the run's batches) and ``bare`` = the user's alternative, a fresh script
+``raw`` = the model's forward passes alone (``raw fresh``: timed inside the bare
+script, a fresh process like the cold run, and used by the cold ratios; ``raw
+in-proc``: best-of-3 forward time of one batch x the run's batches in the
+benchmark's own process, used by the warm ratio) and ``bare`` = the user's alternative, a fresh script
 that imports torch, builds the model and data, reads every input and runs the
 same forward passes.  ``torch imp`` is ``import torch`` in a fresh interpreter,
-``startup`` torch plus the mmcert CLI's imports.  Overhead = (end-to-end - raw) /
-raw, and (cold - bare) / bare.
+``startup`` torch plus what ``mmcert run`` imports before it starts.  Overhead = (end-to-end - raw) /
+raw (``bare ovh``: the same for the bare script, the floor any fresh torch process
+pays), ``added`` = (cold - bare) / raw (what mmcert adds to the user's own script,
+as a share of the forward passes), and (cold - bare) / bare.  Every fresh-process
+time is the best of ``--cold-repeat`` rounds (default 3).
 
 ``--overhead`` prints the table issue 15 asks for: per reference model
 (``--overhead-configs``) and per N (``--n``, default 100 1000 10000), for one
@@ -135,8 +140,11 @@ def _config_text(path: Path, inputs: int | None) -> str:
     return text
 
 
-def cold_row(path: Path, device: torch.device, inputs: int | None, workdir: Path, threads: int | None) -> dict:
-    """Cold and warm end-to-end time of a run against its raw forward time (see the module docstring)."""
+def cold_row(path: Path, device: torch.device, inputs: int | None, workdir: Path, threads: int | None,
+             repeat: int = 3) -> dict:
+    """Cold and warm end-to-end time of a run against its raw forward time (see the module docstring); every
+    fresh-process time is the best of ``repeat`` rounds, the processes of a round run one after another (so
+    that all see about the same machine load)."""
     import os
     import resource
     import shutil
@@ -151,13 +159,16 @@ def cold_row(path: Path, device: torch.device, inputs: int | None, workdir: Path
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
 
+    reports: list[str] = []
+
     def child(cmd: list[str]) -> tuple[float, float]:
-        """(wall, CPU) seconds of a fresh process (CPU: user + sys from its rusage)."""
+        """(wall, CPU) seconds of a fresh process (CPU: user + sys from its rusage); its stdout is kept."""
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, env=env, cwd=root)
+        done = subprocess.run(cmd, check=True, env=env, cwd=root, stdout=subprocess.PIPE, text=True)
         wall = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        reports.append(done.stdout)
         return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
     def inproc(fn) -> tuple[float, float]:
@@ -165,16 +176,12 @@ def cold_row(path: Path, device: torch.device, inputs: int | None, workdir: Path
         fn()
         return time.perf_counter() - t0, time.process_time() - c0
 
-    torch_startup = child([sys.executable, "-c", "import torch"])
-    startup = child([sys.executable, "-c", "import torch; from mmcert_verified.cli import build_parser; build_parser('run')"])
     out = workdir / "cold.jsonl"
-    cold = child([sys.executable, "-m", "mmcert_verified", "run", str(cfg), "--out", str(out), "--quiet",
-                  "--device", str(device)])
     config = load_config(cfg).with_overrides(device=str(device))
     # in-process, first time: no import cost, but every table and cache cold
     first = inproc(lambda: execute(config, workdir / "first.jsonl", progress=False))
     warm = inproc(lambda: execute(config, workdir / "warm.jsonl", progress=False))
-    assert (workdir / "warm.jsonl").read_bytes() == out.read_bytes()  # the same run, whatever was warm
+    assert (workdir / "warm.jsonl").read_bytes() == (workdir / "first.jsonl").read_bytes()  # warm or not, one run
     # raw: the forward passes alone, on encoded batches of input 0
     model = config.model.build().to(device).eval()
     dataset = config.data.build()
@@ -204,19 +211,36 @@ def cold_row(path: Path, device: torch.device, inputs: int | None, workdir: Path
     (workdir / "bare.py").write_text(BARE_SCRIPT)
     spec = json.dumps({"model": [config.model.spec, config.model.kwargs], "data": [config.data.spec, config.data.kwargs],
                        "batches": str(workdir / "batches.pt"), "device": str(device)})
-    bare = child([sys.executable, str(workdir / "bare.py"), spec])
+    commands = {
+        "torch_startup": [sys.executable, "-c", "import torch"],
+        "startup": [sys.executable, "-c", "import torch; from mmcert_verified.cli import main; main(['run', '--help'])"],
+        "cold": [sys.executable, "-m", "mmcert_verified", "run", str(cfg), "--out", str(out), "--quiet",
+                 "--device", str(device)],
+        "bare": [sys.executable, str(workdir / "bare.py"), spec],
+    }
+    times: dict[str, list[tuple[float, float]]] = {key: [] for key in commands}
+    times["raw_fresh"] = []
+    for _ in range(max(1, repeat)):
+        for key, cmd in commands.items():
+            if key == "cold":
+                out.unlink(missing_ok=True)  # a fresh run each round, not a resume
+            times[key].append(child(cmd))
+            if key == "bare":  # the bare script's own clock around its forward passes
+                forward = json.loads(reports[-1].strip().splitlines()[-1])
+                times["raw_fresh"].append((forward["wall"], forward["cpu"]))
+    best = {key: (min(w for w, _ in got), min(c for _, c in got)) for key, got in times.items()}
+    assert (workdir / "warm.jsonl").read_bytes() == out.read_bytes()  # the fresh process wrote the same run
     for p in workdir.iterdir():
         if p.is_dir():
             shutil.rmtree(p)
         else:
             p.unlink()
-    return dict(config=path.stem, inputs=len(dataset), N=config.n_samples, raw=raw, startup=startup, cold=cold,
-                first=first, warm=warm, bare=bare, torch_startup=torch_startup)
+    return dict(config=path.stem, inputs=len(dataset), N=config.n_samples, raw=raw, first=first, warm=warm, **best)
 
 
 #: the user's alternative to ``mmcert run`` (cold_row's ``bare``): torch, the model, the data, the forward passes
 BARE_SCRIPT = """
-import importlib, json, sys
+import importlib, json, sys, time
 import torch
 
 spec = json.loads(sys.argv[1])
@@ -229,11 +253,18 @@ device = torch.device(spec["device"])
 model = build(spec["model"]).to(device).eval()
 data = build(spec["data"])
 batches = [tuple(t.to(device) for t in b) for b in torch.load(spec["batches"])]
+forward = [0.0, 0.0]
 with torch.inference_mode():
     for i in range(len(data)):
         data[i]
+        t0, c0 = time.perf_counter(), time.process_time()
         for batch in batches:
             model(*batch)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        forward[0] += time.perf_counter() - t0
+        forward[1] += time.process_time() - c0
+print(json.dumps({"wall": forward[0], "cpu": forward[1]}))
 """
 
 
@@ -353,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold-only", action="store_true", help="only the cold/warm end-to-end table")
     parser.add_argument("--cold-configs", nargs="+", default=["av_mmcert", "road_mmcert"])
     parser.add_argument("--inputs", type=int, help="cold table: certify only this many inputs (default: the config's)")
+    parser.add_argument("--cold-repeat", type=int, default=3, help="cold table: rounds of fresh processes (best of)")
     parser.add_argument("--overhead", action="store_true", help="the issue-15 table: overhead over raw forward at --n")
     parser.add_argument("--overhead-only", action="store_true", help="only that table")
     parser.add_argument("--overhead-configs", nargs="+", default=["av_mmcert", "road_mmcert"])
@@ -388,9 +420,10 @@ def cold_table(args, device: torch.device, root: Path) -> None:
 
     print()
     print("seconds as wall / CPU (user + sys; on a shared machine CPU time is the steadier figure)")
-    header = (f"{'config':<12} {'inputs':>6} {'N':>4} {'raw fwd':>11} {'torch imp':>11} {'startup':>11} "
-              f"{'bare':>11} {'cold e2e':>11} {'cold ovh':>11} {'vs bare':>9} {'1st in-proc':>11} {'warm e2e':>11} "
-              f"{'warm ovh':>11}")
+    print(f"fresh processes: best of {args.cold_repeat} rounds")
+    header = (f"{'config':<12} {'inputs':>6} {'N':>4} {'raw fresh':>11} {'raw in-proc':>11} {'torch imp':>11} {'startup':>11} "
+              f"{'bare':>11} {'cold e2e':>11} {'cold ovh':>11} {'bare ovh':>11} {'added':>11} {'vs bare':>9} "
+              f"{'1st in-proc':>11} {'warm e2e':>11} {'warm ovh':>11}")
     print(header)
     print("-" * len(header))
 
@@ -402,16 +435,23 @@ def cold_table(args, device: torch.device, root: Path) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.cold_configs:
-            r = cold_row(root / f"{name}.toml", device, args.inputs, Path(tmp), args.threads)
-            print(f"{r['config']:<12} {r['inputs']:>6} {r['N']:>4} {pair(r['raw']):>11} "
+            r = cold_row(root / f"{name}.toml", device, args.inputs, Path(tmp), args.threads, args.cold_repeat)
+            fresh = r["raw_fresh"]
+            added = "/".join(f"{100 * (r['cold'][i] - r['bare'][i]) / fresh[i]:.0f}" for i in (0, 1)) + "%"
+            print(f"{r['config']:<12} {r['inputs']:>6} {r['N']:>4} {pair(fresh):>11} {pair(r['raw']):>11} "
                   f"{pair(r['torch_startup']):>11} {pair(r['startup']):>11} {pair(r['bare']):>11} "
-                  f"{pair(r['cold']):>11} {ovh(r['cold'], r['raw']):>11} {ovh(r['cold'], r['bare']):>9} "
-                  f"{pair(r['first']):>11} {pair(r['warm']):>11} {ovh(r['warm'], r['raw']):>11}", flush=True)
-    print("raw fwd = the model's forward passes alone (best of 3 per batch); torch imp = `import torch` in a fresh "
+                  f"{pair(r['cold']):>11} {ovh(r['cold'], fresh):>11} {ovh(r['bare'], fresh):>11} {added:>11} "
+                  f"{ovh(r['cold'], r['bare']):>9} {pair(r['first']):>11} {pair(r['warm']):>11} "
+                  f"{ovh(r['warm'], r['raw']):>11}", flush=True)
+    print("raw fresh = the model's forward passes alone, timed inside the bare script (a fresh process, as the "
+          "cold run; the cold ratios use it); raw in-proc = the same passes in this process (best of 3 per batch; "
+          "the warm ratio uses it); torch imp = `import torch` in a fresh "
           "process; startup = torch + the mmcert CLI's imports; bare = a fresh script that imports torch, builds the "
           "model and data, reads every input and runs the same forward passes (the user's alternative); cold e2e = "
           "`mmcert run` in a fresh process; 1st in-proc = first execute() in this process (imports done, tables "
-          "cold); warm e2e = second execute(); ovh = (e2e - raw) / raw, vs bare = (cold e2e - bare) / bare")
+          "cold); warm e2e = second execute(); ovh = (e2e - raw) / raw (bare ovh: the floor of any fresh torch "
+          "process), added = (cold e2e - bare) / raw (what mmcert adds, as a share of the forward passes), "
+          "vs bare = (cold e2e - bare) / bare")
 
 
 def per_batch_table(args, device: torch.device, root: Path) -> None:
