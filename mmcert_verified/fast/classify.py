@@ -28,7 +28,7 @@ from ..reference import certify as ref
 from ..threat_model import Budget, Method, Setting, attacked_sizes, budget_ratio, max_radius_multiplier, parse_attacks
 from .confidence import lower_entries, upper_entries
 from .delta import delta_along, delta_bounds, log_pn_lower
-from .single import fits_int64
+from .single import UNDECIDED, bracket_radius, fits_int64, monotone_brackets
 
 
 # --------------------------------------------------------------------------- gaps
@@ -258,10 +258,6 @@ def radius_batch(counts, alpha, n: Sequence[int], k: Sequence[int], ratio: Seque
 
 # --------------------------------------------------------------------------- one run's budgets and ratios
 
-#: a radius the floats leave open (the reference decides it)
-UNDECIDED = "undecided"
-
-
 class RunBrackets:
     """Clauses F.1, F.4 and R1 for every input of a run: the Delta brackets of its budgets and of its ratios'
     budget sequences are built once; per input, one gap bracket [G_lo, G_hi] decides what it can.
@@ -283,7 +279,7 @@ class RunBrackets:
         self.along: list[tuple[np.ndarray, np.ndarray] | None] = []
         for ratio, limit in zip(ratios, limits):
             a = delta_along(setting, budget_ratio(ratio, setting.modalities), self.attacks, limit)
-            self.along.append(None if a is None else (np.maximum.accumulate(a.hi), np.maximum.accumulate(a.lo)))
+            self.along.append(None if a is None else monotone_brackets(a))
         self.log_pn = log_pn_lower(setting)
 
     def decide(self, counts: Sequence[int]) -> tuple[tuple[bool | None, ...], tuple]:
@@ -293,13 +289,6 @@ class RunBrackets:
         g = gap_bounds(check_counts([list(counts)]), self.alpha, self.log_pn, torch.float64, self.bound)
         lo, hi = float(g.lo[0]), float(g.hi[0])
         certified = tuple(True if lo > dh else False if hi <= dl else None for dl, dh in zip(self.dlo, self.dhi))
-        radii: list = []
-        for along in self.along:
-            if along is None:  # outside F.2's float range
-                radii.append(UNDECIDED)
-                continue
-            hi_mono, lo_mono = along
-            t_sure = int(np.searchsorted(hi_mono, lo, side="left")) - 1
-            t_no = int(np.searchsorted(lo_mono, hi, side="left"))
-            radii.append(UNDECIDED if t_no != t_sure + 1 else None if t_sure < 0 else t_sure)
-        return certified, tuple(radii)
+        radii = tuple(UNDECIDED if along is None else bracket_radius(along, lo, hi)  # None: outside F.2's range
+                      for along in self.along)
+        return certified, radii

@@ -99,10 +99,26 @@ def radius_value(counts, alpha, n, k, ratio: Sequence[int], attack, method) -> i
     if d is None:  # outside F.2's float range
         return exact()
     g = gap_interval(votes, alpha, log_pn_lower(setting))
-    hi_mono = np.maximum.accumulate(d.hi)
-    lo_mono = np.maximum.accumulate(d.lo)  # a lower bound on Delta(t): Delta is monotone in t (T1.5)
-    t_sure = int(np.searchsorted(hi_mono, g.lo, side="left")) - 1
-    t_no = int(np.searchsorted(lo_mono, g.hi, side="left"))
+    t = bracket_radius(monotone_brackets(d), g.lo, g.hi)
+    return exact() if t is UNDECIDED else t
+
+
+#: a radius the float brackets leave open (the reference decides it)
+UNDECIDED = "undecided"
+
+
+def monotone_brackets(d) -> tuple[np.ndarray, np.ndarray]:
+    """(hi_mono, lo_mono): running maxima of Delta_hi and Delta_lo along t.  Delta is monotone in t (T1.5),
+    so lo_mono is still a lower bound on Delta(t), and hi_mono an upper bound."""
+    return np.maximum.accumulate(d.hi), np.maximum.accumulate(d.lo)
+
+
+def bracket_radius(brackets: tuple[np.ndarray, np.ndarray], g_lo: float, g_hi: float):
+    """Clause F.4's radius from the gap bracket: t_sure (every t <= t_sure surely certified) when t_no (surely
+    not certified from t_no on) is t_sure + 1 -- None when that is t = -1 --, else UNDECIDED."""
+    hi_mono, lo_mono = brackets
+    t_sure = int(np.searchsorted(hi_mono, g_lo, side="left")) - 1
+    t_no = int(np.searchsorted(lo_mono, g_hi, side="left"))
     if t_no != t_sure + 1:
-        return exact()
+        return UNDECIDED
     return None if t_sure < 0 else t_sure

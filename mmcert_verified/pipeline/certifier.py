@@ -308,7 +308,7 @@ class ClassificationTable:
         return int(votes.label), *self._memo[key]
 
     def _decide(self, votes) -> tuple[tuple[bool, ...], tuple[int | None, ...]]:
-        from ..fast.classify import UNDECIDED
+        from ..fast.single import UNDECIDED
         from ..reference.certify import label_bounds, last_certified
         from ..reference.theorem1 import decide
 
