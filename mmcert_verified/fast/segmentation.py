@@ -55,6 +55,10 @@ _UNDECIDED = -3
 EXACT_MIN = 2.0**-1000
 #: Holm's float test: |computed / exact - 1| <= 3.1 u; closer than this to a threshold is compared exactly
 HOLM_MARGIN = 2.0**-40
+#: segment_budgets holds at most about this many (budget, pair) codes at a time
+CODE_MATRIX_ELEMENTS = 1 << 22
+#: segment_budgets' combined int64 keys stay below this (else it keys by stacked columns)
+KEY_LIMIT = 2**62
 
 
 # --------------------------------------------------------------------------- the grid in float64
@@ -626,9 +630,14 @@ def _image(v: torch.Tensor, y: torch.Tensor | None, C: int, P: int) -> _Image:
         ub = N - ua
     cells = pred_count = None
     if y is not None:
-        combo, count = torch.unique((inverse * C + pred) * C + y, return_counts=True)
-        combo = combo.cpu().numpy()
-        cells = (combo // (C * C), combo % (C * C), count.cpu().numpy())
+        cell = pred * C + y
+        if (len(ua) + 1) * C * C < KEY_LIMIT:  # one int64 key per pixel
+            combo, count = torch.unique(inverse * (C * C) + cell, return_counts=True)
+            combo = combo.cpu().numpy()
+            cells = (combo // (C * C), combo % (C * C), count.cpu().numpy())
+        else:
+            uniq, count = torch.unique(torch.stack([inverse, cell]), dim=1, return_counts=True)
+            cells = (uniq[0].cpu().numpy(), uniq[1].cpu().numpy(), count.cpu().numpy())
         pred_count = torch.bincount(pred, minlength=C).cpu().numpy()
     return _Image(N, pred.cpu().numpy(), ua, ub, mult, inverse.cpu().numpy(), cells, pred_count)
 
@@ -637,6 +646,9 @@ def _pair_codes(images: Sequence[_Image], C: int, probs, floor) -> list[np.ndarr
     """Per image, the (budgets, pairs) alpha* codes: one memoised lookup per budget and distinct N over the
     union of the images' pairs."""
     out: list[np.ndarray | None] = [None] * len(images)
+    if any((im.N + 1) ** 2 >= KEY_LIMIT for im in images):  # pair keys would overflow int64: image by image
+        return [np.stack([alpha_star_codes(im.n_a, im.n_b, im.N, C, prob, floor) for prob in probs])
+                for im in images]
     for N in sorted({im.N for im in images}):
         group = [i for i, im in enumerate(images) if im.N == N]
         keys = np.concatenate([images[i].n_a * (N + 1) + images[i].n_b for i in group])
@@ -682,28 +694,29 @@ def segment_budgets(
     family = probs[0].alpha
     floor = ref.holm_floor(family, P)
     images = [_image(flat[b], None if lab is None else lab[b], C, P) for b in range(B)]
-    per_image: list[list[ref.ImageResult]] = []
-    for im, codes in zip(images, _pair_codes(images, C, probs, floor)):
-        accept = holm_accept_rows(codes, im.mult, family)
-        values = code_floats(codes, family)
-        pred = im.pred.reshape(spatial)
-        metrics_of: dict[tuple, ref.SegmentationMetrics] = {}
-        rows = []
-        for j, prob in enumerate(probs):
-            metrics = None
-            if im.cells is not None:
-                key = (accept[j].tobytes(), prob.segmented_attack, prob.r_o)  # SEG.5: r_o may follow the budget
-                if key not in metrics_of:
-                    pair, cell, count = im.cells
-                    keep = accept[j][pair]
-                    conf = np.zeros(C * C, dtype=np.int64)
-                    np.add.at(conf, cell[keep], count[keep])  # exact integers: the stable confusion matrix
-                    metrics_of[key] = ref.metrics_from_confusion(conf.reshape(C, C), im.pred_count, P,
-                                                                 prob.segmented_attack, prob.r_o)
-                metrics = metrics_of[key]
-            rows.append(ref.ImageResult(accept[j][im.inverse].reshape(spatial), pred,
-                                        values[j][im.inverse].reshape(spatial), metrics))
-        per_image.append(rows)
+    per_image: list[list[ref.ImageResult]] = [[] for _ in images]
+    memos: list[dict[tuple, ref.SegmentationMetrics]] = [{} for _ in images]
+    step = max(1, CODE_MATRIX_ELEMENTS // max(1, sum(im.n_a.size for im in images)))
+    for start in range(0, len(probs), step):  # a bounded (budgets, pairs) matrix at a time
+        chunk = probs[start:start + step]
+        for im, codes, rows, metrics_of in zip(images, _pair_codes(images, C, chunk, floor), per_image, memos):
+            accept = holm_accept_rows(codes, im.mult, family)
+            values = code_floats(codes, family)
+            pred = im.pred.reshape(spatial)
+            for j, prob in enumerate(chunk):
+                metrics = None
+                if im.cells is not None:
+                    key = (accept[j].tobytes(), prob.segmented_attack, prob.r_o)  # SEG.5: r_o may follow the budget
+                    if key not in metrics_of:
+                        pair, cell, count = im.cells
+                        keep = accept[j][pair]
+                        conf = np.zeros(C * C, dtype=np.int64)
+                        np.add.at(conf, cell[keep], count[keep])  # exact integers: the stable confusion matrix
+                        metrics_of[key] = ref.metrics_from_confusion(conf.reshape(C, C), im.pred_count, P,
+                                                                     prob.segmented_attack, prob.r_o)
+                    metrics = metrics_of[key]
+                rows.append(ref.ImageResult(accept[j][im.inverse].reshape(spatial), pred,
+                                            values[j][im.inverse].reshape(spatial), metrics))
     return [
         ref.SegmentationResult(
             tuple(rows[j] for rows in per_image), batched, prob.setting.method, prob.alpha, prob.setting,

@@ -332,6 +332,10 @@ class ClassificationTable:
         return verdicts, radii
 
 
+#: certify_segmentation_counts asks a multi-budget engine for at most this many pixel results per call
+SEGMENTATION_RESULT_PIXELS = 1 << 24
+
+
 def certify_segmentation_counts(
     counts: np.ndarray,
     alpha,
@@ -359,8 +363,13 @@ def certify_segmentation_counts(
     extra = {} if bound == "bonferroni" else {"bound": bound}  # CP.5; SEG.1 with the method
     over_budgets = getattr(engine, "budgets", None)
     if over_budgets is not None:
-        results = over_budgets(counts, alpha, setting.n, setting.k, [(b.r, list(b.attack)) for b in budgets],
-                               method=setting.method, labels=labels, **extra)
+        # every result holds its masks: at most about SEGMENTATION_RESULT_PIXELS pixels' worth of them at once
+        pixels = counts.size // max(1, counts.shape[1 if batched else 0])  # over the batch's images
+        step = max(1, SEGMENTATION_RESULT_PIXELS // max(1, pixels))
+        results = [res for i in range(0, len(budgets), step)
+                   for res in over_budgets(counts, alpha, setting.n, setting.k,
+                                           [(b.r, list(b.attack)) for b in budgets[i:i + step]],
+                                           method=setting.method, labels=labels, **extra)]
     else:
         results = [engine(counts, alpha, setting.n, setting.k, budget.r, attack=list(budget.attack),
                           method=setting.method, labels=labels, **extra) for budget in budgets]

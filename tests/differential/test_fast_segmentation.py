@@ -538,3 +538,18 @@ def test_segment_budgets_of_no_budget_is_empty_and_checks_the_votes():
     assert fastseg.segment_budgets(votes, Fraction(1, 1000), [10, 10], [1, 1], []) == []
     with pytest.raises(InvalidParameterError):
         fastseg.segment_budgets(votes.astype(np.float64), Fraction(1, 1000), [10, 10], [1, 1], [([0, 0], "modify")])
+
+
+@pytest.mark.parametrize("limit", ["chunks", "keys"])
+def test_segment_budgets_in_chunks_and_with_stacked_keys_is_unchanged(monkeypatch, limit):
+    # the memory bound (one budget's codes at a time) and the int64-overflow fallbacks (pairs image by image,
+    # confusion cells keyed by stacked columns) must not change any result: forced here on small inputs
+    votes, labels = _two_images()
+    budgets = [([5, 5], ["modify", "modify"]), ([0, 0], ["modify", "modify"]), ([30, 1], ["modify", "modify"])]
+    args = (votes, Fraction(1, 1000), KITTI["n"], KITTI["k"], budgets, "mmcert")
+    want = [r.to_json() for r in fastseg.segment_budgets(*args, labels=labels)]
+    monkeypatch.setattr(fastseg, "CODE_MATRIX_ELEMENTS" if limit == "chunks" else "KEY_LIMIT", 1)
+    got = fastseg.segment_budgets(*args, labels=labels)
+    assert [r.to_json() for r in got] == want
+    ref_first = refseg.segment(votes, Fraction(1, 1000), labels=labels, **dict(KITTI, r=[5, 5]))
+    assert np.array_equal(got[0].certified_mask, ref_first.certified_mask) and got[0].to_json() == ref_first.to_json()

@@ -117,3 +117,34 @@ def test_wrong_inputs_are_user_errors():
         certifier(n_samples=0)
     with pytest.raises(InvalidParameterError):
         certify_classification_counts([0, 0, 0], "0.01", PLAN, BUDGETS)  # no votes at all
+
+
+def test_multi_budget_engine_calls_are_bounded_and_change_no_verdict(monkeypatch):
+    # certify_segmentation_counts hands a multi-budget engine (fast segment.budgets) a bounded number of
+    # budgets per call (every result holds its masks); the verdicts equal the reference's one call per budget
+    import mmcert_verified.pipeline.certifier as certifier_module
+    from mmcert_verified.fast.segmentation import segment as fast_segment
+    from mmcert_verified.sampling import Modality
+    from segmentation_votes import two_class_votes
+
+    counts, labels = two_class_votes(11, 6, 8, 100, 0.9)
+    plan = SamplingPlan((Modality.image("rgb", 3, 6, 8), Modality.image("depth", 1, 6, 8)), (4, 2))
+    budgets = tuple(Budget((t, t), "modify") for t in (0, 1, 3, 6))
+    want = certify_segmentation_counts(counts, "0.01", plan, budgets, labels=labels, engine=ref_segment)
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(len(args[4]))
+        return fast_segment.budgets(*args, **kwargs)
+
+    def engine(*args, **kwargs):  # pragma: no cover - the budgets entry point is used instead
+        raise AssertionError("the one-budget entry point was called")
+
+    engine.budgets = counted
+    assert certify_segmentation_counts(counts, "0.01", plan, budgets, labels=labels, engine=engine) == want
+    assert calls == [4]  # 48 pixels: all four budgets in one call
+    monkeypatch.setattr(certifier_module, "SEGMENTATION_RESULT_PIXELS", 100)  # two budgets' results per call
+    calls.clear()
+    assert certify_segmentation_counts(counts, "0.01", plan, budgets, labels=labels, engine=engine) == want
+    assert calls == [2, 2]
+    assert any(v.certified_pixels for v in want[0]) and not all(v.certified_pixels == 48 for v in want[0])
