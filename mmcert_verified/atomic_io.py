@@ -5,7 +5,15 @@
   (``replace=False``: an existing file is never overwritten), and fsyncs the
   directory.  A process killed at any point leaves either the old state or
   the complete new file, plus at most a ``.NAME.tmp-PID`` sibling, which the
-  next write of the same name removes once its process is gone.
+  next write of the same name removes once its process is gone.  A process
+  lists a directory for such siblings at its first write there and again only
+  when the directory changed other than by its own writes (its mtime), so a
+  run writing thousands of certificates into one directory does not list it
+  once per file (which made those writes quadratic).
+* :func:`deferred_dir_sync` batches the directory fsyncs of the writes in its
+  block into one per directory at its end: a run's certificates of one input
+  are each fsynced and renamed as always (complete or absent), and become
+  durable together before the result line that records them is appended.
 * :class:`FileLock` is an advisory lock (``flock``) on a ``NAME.lock``
   sibling, taken without waiting: a second writer gets a clear error.  The
   kernel releases it when its holder dies, so a ``kill -9`` never leaves a
@@ -79,18 +87,94 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _remove_stale_temps(path: Path) -> None:
-    """Remove ``.NAME.tmp-PID`` siblings of ``path`` left by processes that died."""
-    prefix = f".{path.name}.tmp-"
+#: per directory: (its mtime_ns after this process's last change to it, {NAME: [temporary siblings of NAME]})
+_temp_scans: dict[str, tuple[int, dict[str, list[str]]]] = {}
+#: directories whose fsync a :func:`deferred_dir_sync` block owes (None: no block open)
+_owed_dir_syncs: set[str] | None = None
+
+if hasattr(os, "register_at_fork"):  # a forked child is another process: what its parent listed is not its own
+    os.register_at_fork(after_in_child=_temp_scans.clear)
+
+
+def _mtime_ns(directory: Path) -> int | None:
     try:
-        siblings = list(path.parent.iterdir())
+        return os.stat(directory).st_mtime_ns
     except OSError:
+        return None
+
+
+def _temp_siblings(directory: Path) -> dict[str, list[str]]:
+    """``{NAME: [".NAME.tmp-PID", ...]}`` for the temporary files of other processes in ``directory``.
+
+    Listed once and kept while the directory's mtime is the one this process
+    last left it with; any other change (another process's file) lists it again.
+    """
+    key = os.fspath(directory)
+    now = _mtime_ns(directory)
+    known = _temp_scans.get(key)
+    if known is not None and now is not None and known[0] == now:
+        return known[1]
+    found: dict[str, list[str]] = {}
+    own = f".tmp-{os.getpid()}"
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                name = entry.name
+                if name.startswith(".") and ".tmp-" in name and not name.endswith(own):
+                    target, _, pid = name[1:].rpartition(".tmp-")
+                    if pid.isdigit():
+                        found.setdefault(target, []).append(name)
+    except OSError:
+        return {}
+    if now is not None:
+        _temp_scans[key] = (now, found)
+    return found
+
+
+def _remove_stale_temps(path: Path, directory: Path) -> None:
+    """Remove ``.NAME.tmp-PID`` siblings of ``path`` left by processes that died."""
+    temps = _temp_siblings(directory).get(path.name)
+    if not temps:
         return
-    for p in siblings:
-        if p.name.startswith(prefix):
-            pid = p.name[len(prefix):]
-            if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
-                p.unlink(missing_ok=True)
+    for name in list(temps):
+        pid = int(name.rpartition(".tmp-")[2])
+        if not _pid_alive(pid):
+            (directory / name).unlink(missing_ok=True)
+            temps.remove(name)
+
+
+def _note_own_change(directory: Path) -> None:
+    """After this process changed ``directory``: its new mtime is this process's doing, not another's."""
+    key = os.fspath(directory)
+    known = _temp_scans.get(key)
+    now = _mtime_ns(directory)
+    if known is not None and now is not None:
+        _temp_scans[key] = (now, known[1])
+
+
+class deferred_dir_sync:
+    """Within the block, :func:`write_atomic` owes its directory's fsync; the block's end pays each once.
+
+    Each file is still written to a temporary sibling, fsynced and renamed or
+    linked into place (complete or absent, clause RUN.1); only the durability
+    of the names waits for the block's end.  Blocks do not nest (an inner one
+    joins the outer).  On an exception the owed fsyncs are still made.
+    """
+
+    def __enter__(self) -> "deferred_dir_sync":
+        global _owed_dir_syncs
+        self._outer = _owed_dir_syncs is not None
+        if not self._outer:
+            _owed_dir_syncs = set()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        global _owed_dir_syncs
+        if self._outer:
+            return
+        owed, _owed_dir_syncs = _owed_dir_syncs or set(), None
+        for directory in sorted(owed):
+            _fsync_dir(Path(directory))
 
 
 def write_atomic(path: str | Path, data: bytes, *, replace: bool = False, point: str = "write") -> Path:
@@ -104,7 +188,7 @@ def write_atomic(path: str | Path, data: bytes, *, replace: bool = False, point:
     directory = path.parent if str(path.parent) else Path(".")
     if not replace and (path.exists() or path.is_symlink()):
         raise InputFileError(f"{path} already exists; refusing to overwrite it")
-    _remove_stale_temps(path)
+    _remove_stale_temps(path, directory)
     tmp = directory / f".{path.name}.tmp-{os.getpid()}"
     try:
         with open(tmp, "wb") as fh:
@@ -124,11 +208,15 @@ def write_atomic(path: str | Path, data: bytes, *, replace: bool = False, point:
                 if path.exists():
                     raise InputFileError(f"{path} already exists; refusing to overwrite it") from None
                 os.replace(tmp, path)
-        _fsync_dir(directory)
+        if _owed_dir_syncs is None:
+            _fsync_dir(directory)
+        else:
+            _owed_dir_syncs.add(os.fspath(directory))
     except OSError as exc:
         raise InputFileError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
         tmp.unlink(missing_ok=True)
+        _note_own_change(directory)
     return path
 
 
@@ -200,4 +288,4 @@ class FileLock:
         self.release()
 
 
-__all__ = ["FAULT_ENV", "FileLock", "append_line", "write_atomic"]
+__all__ = ["FAULT_ENV", "FileLock", "append_line", "deferred_dir_sync", "write_atomic"]

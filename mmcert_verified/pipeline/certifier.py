@@ -336,6 +336,48 @@ class ClassificationTable:
 SEGMENTATION_RESULT_PIXELS = 1 << 24
 
 
+def segmentation_results(
+    counts: np.ndarray,
+    alpha,
+    plan: SamplingPlan,
+    budgets: Sequence[Budget],
+    *,
+    labels: np.ndarray | None = None,
+    engine: SegmentationEngine | None = None,
+    bound: str = "bonferroni",
+) -> Iterator[tuple[Budget, Any]]:
+    """``(budget, engine result)`` for every budget, in order, for one image or a batch (clause SEG).
+
+    A batch goes to the engine in one call per budget, which lets an engine
+    share work across images; an engine with a ``budgets`` attribute (the fast
+    engine's ``segment_budgets``, results equal to one call per budget, clause
+    SEG.7) gets the budgets a chunk at a time, which lets it share the
+    per-image work across budgets too.  Lazy: each result holds its masks, and
+    only one chunk's results -- about :data:`SEGMENTATION_RESULT_PIXELS`
+    pixels' worth -- are alive at once when the caller keeps none.
+    """
+    engine = engine or default_segmentation_engine()
+    setting = plan.setting
+    counts = np.asarray(counts)
+    extra = {} if bound == "bonferroni" else {"bound": bound}  # CP.5; SEG.1 with the method
+    over_budgets = getattr(engine, "budgets", None)
+    if over_budgets is None:
+        for budget in budgets:
+            yield budget, engine(counts, alpha, setting.n, setting.k, budget.r, attack=list(budget.attack),
+                                 method=setting.method, labels=labels, **extra)
+        return
+    batched = counts.ndim == 4
+    pixels = counts.size // max(1, counts.shape[1 if batched else 0])  # over the batch's images
+    step = max(1, SEGMENTATION_RESULT_PIXELS // max(1, pixels))
+    for i in range(0, len(budgets), step):
+        chunk = budgets[i:i + step]
+        results = over_budgets(counts, alpha, setting.n, setting.k, [(b.r, list(b.attack)) for b in chunk],
+                               method=setting.method, labels=labels, **extra)
+        for budget, res in zip(chunk, results):
+            yield budget, res
+        del results
+
+
 def certify_segmentation_counts(
     counts: np.ndarray,
     alpha,
@@ -348,32 +390,14 @@ def certify_segmentation_counts(
 ) -> list[list[SegmentationVerdict]]:
     """Certify one image ``(C, *spatial)`` or a batch ``(B, C, *spatial)`` at every budget (clause SEG).
 
-    Returns one list of verdicts per image.  A batch goes to the engine in
-    one call per budget, which lets an engine share work across images; an
-    engine with a ``budgets`` attribute (the fast engine's ``segment_budgets``,
-    results equal to one call per budget) gets one call for all budgets, which
-    lets it share the per-image work across budgets too.
+    Returns one list of verdicts per image, from :func:`segmentation_results`
+    (each result is reduced to its verdicts as it arrives).
     """
-    engine = engine or default_segmentation_engine()
-    setting = plan.setting
     counts = np.asarray(counts)
     batched = counts.ndim == 4
-    images = counts.shape[0] if batched else 1
-    out: list[list[SegmentationVerdict]] = [[] for _ in range(images)]
-    extra = {} if bound == "bonferroni" else {"bound": bound}  # CP.5; SEG.1 with the method
-    over_budgets = getattr(engine, "budgets", None)
-    if over_budgets is not None:
-        # every result holds its masks: at most about SEGMENTATION_RESULT_PIXELS pixels' worth of them at once
-        pixels = counts.size // max(1, counts.shape[1 if batched else 0])  # over the batch's images
-        step = max(1, SEGMENTATION_RESULT_PIXELS // max(1, pixels))
-        results = [res for i in range(0, len(budgets), step)
-                   for res in over_budgets(counts, alpha, setting.n, setting.k,
-                                           [(b.r, list(b.attack)) for b in budgets[i:i + step]],
-                                           method=setting.method, labels=labels, **extra)]
-    else:
-        results = [engine(counts, alpha, setting.n, setting.k, budget.r, attack=list(budget.attack),
-                          method=setting.method, labels=labels, **extra) for budget in budgets]
-    for budget, res in zip(budgets, results):
+    out: list[list[SegmentationVerdict]] = [[] for _ in range(counts.shape[0] if batched else 1)]
+    for budget, res in segmentation_results(counts, alpha, plan, budgets, labels=labels, engine=engine,
+                                            bound=bound):
         doc = res.to_json()
         per_image = doc["images"] if batched else [doc]
         for i, d in enumerate(per_image):

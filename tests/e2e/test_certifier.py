@@ -147,4 +147,9 @@ def test_multi_budget_engine_calls_are_bounded_and_change_no_verdict(monkeypatch
     calls.clear()
     assert certify_segmentation_counts(counts, "0.01", plan, budgets, labels=labels, engine=engine) == want
     assert calls == [2, 2]
+    # lazy: a chunk's results are computed when they are reached, so only one chunk's masks are alive at once
+    results = certifier_module.segmentation_results(counts, "0.01", plan, budgets, labels=labels, engine=engine)
+    calls.clear()
+    assert next(results)[0] == budgets[0] and calls == [2]
+    assert [b for b, _ in results] == list(budgets[1:]) and calls == [2, 2]
     assert any(v.certified_pixels for v in want[0]) and not all(v.certified_pixels == 48 for v in want[0])

@@ -271,6 +271,46 @@ def test_certificates_record_the_model_digest_and_torch_version(tmp_path):
     assert doc["provenance"]["libraries"]["torch"] == torch.__version__
 
 
+#: several budgets along two directions, so a certificate per budget comes from several engine calls
+SEGMENTATION_BUDGETS = segmentation_config(
+    3, toml_lines(method="mmcert", k=[20, 10], N=20, alpha="0.05", engine="reference"),
+    toml_lines(r=[[0, 0]], ratios=[[1, 1], [1, 2]], steps=[1, 2, 3]))
+
+
+@pytest.mark.parametrize("layout", ["per-budget", "per-input"])
+def test_segmentation_run_certificates_from_the_fast_engine_are_the_reference_engines(tmp_path, monkeypatch, layout):
+    """A segmentation run writes its certificates from its own engine (one call for several budgets).  The
+    fast engine's claims must equal the reference engine's claim for claim (clause F.5), and every
+    certificate must hold under the audit, which re-derives them with the reference engine (CERT.3).  With
+    SEGMENTATION_RESULT_PIXELS at two images' worth (96 pixels) an input's 7 budgets go 2, 2, 2, 1 per engine
+    call, in order."""
+    from mmcert_verified.certificates.audit import Verdict, audit_file
+    import mmcert_verified.pipeline.certifier as certifier_module
+
+    monkeypatch.setattr(certifier_module, "SEGMENTATION_RESULT_PIXELS", 96)
+    claims = {}
+    for engine in ("reference", "fast"):
+        text = SEGMENTATION_BUDGETS.replace('engine = "reference"', f'engine = "{engine}"')
+        if layout == "per-input":
+            text = 'certificates = "per-input"\n' + text
+        where = tmp_path / engine
+        where.mkdir()
+        config = load_config(write(where, text))
+        execute(config, where / "run.jsonl", progress=False, certificates=where / "certs")
+        claims[engine] = {}
+        for path in sorted((where / "certs").glob("*.json")):
+            assert audit_file(path).status is Verdict.HOLDS, path
+            doc = json.loads(path.read_text())
+            assert doc["provenance"]["engine"] == engine
+            claims[engine][path.name] = doc["claims"]
+    # 3 inputs x (r = 0 and 2 ratios x 3 steps = 7 budgets), or one per input
+    assert len(claims["fast"]) == (21 if layout == "per-budget" else 3)
+    assert claims["fast"] == claims["reference"]
+    certified = [c["certified_pixels"] for c in claims["fast"].values()] if layout == "per-budget" else \
+        [row["certified_pixels"] for c in claims["fast"].values() for row in c["budgets"]]
+    assert max(certified) > 0 and min(certified) < 48  # the budgets decide differently: the claims are not all alike
+
+
 def test_report_summarises_and_plots_a_run(tmp_path, capsys):
     cfg = write(tmp_path, CLASSIFICATION)
     out = tmp_path / "run.jsonl"

@@ -200,21 +200,34 @@ def certificate_ok(path: Path) -> bool:
         return False
 
 
+def _engine_name(engine) -> str:
+    """``fast`` / ``reference`` for the package's segmentation engines, ``module:name`` for a user's."""
+    module = getattr(engine, "__module__", "") or ""
+    for name in ("fast", "reference"):
+        if module == f"mmcert_verified.{name}.segmentation":
+            return name
+    return f"{module}:{getattr(engine, '__qualname__', type(engine).__name__)}"
+
+
 def write_input_certificates(config: RunConfig, index: int, counts, labels, inputs, directory: Path,
                              model_sha256: str | None = None) -> list[str]:
     """Clause CERT.1 for data-set runs: audit-ready certificates of input ``index``; their file names.
 
     Per budget (the default): one certificate per budget, classification from the reference engine's
-    ``certify`` (with the radius along the budget's direction), segmentation from the reference
-    ``segment`` with the votes in an ``.npz`` sidecar.  Per input (``certificates = "per-input"``, clause
-    CERT.4): one certificate holding the votes once, a claim per budget and the radius along every
-    configured ratio.  Provenance records the input's seed (clause SAMP.3), the input and model digests
-    and the torch version.  Files are written atomically (clause RUN.1); an existing certificate that
-    checks out (digest, sidecar) is kept, a broken one (a run of an older version killed mid-write) is
-    replaced.
+    ``certify`` (with the radius along the budget's direction), segmentation from the run's engine
+    (``engine`` of the config: the fast engine's results equal the reference's, clause F.5; all budgets of
+    the input in as few calls as :func:`~mmcert_verified.pipeline.certifier.segmentation_results` makes)
+    with the votes in an ``.npz`` sidecar.  Per input (``certificates = "per-input"``, clause CERT.4): one
+    certificate holding the votes once, a claim per budget and the radius along every configured ratio.
+    Provenance records the input's seed (clause SAMP.3), the input and model digests, the engine and the
+    torch version.  Files are written atomically (clause RUN.1) and made durable together before this
+    returns (one directory fsync per input); an existing certificate that checks out (digest, sidecar) is
+    kept, a broken one (a run of an older version killed mid-write) is replaced.
     """
     import numpy as np
 
+    from ...atomic_io import deferred_dir_sync
+    from ...certificates.per_input import classification_per_input_certificate, write_segmentation_per_input_certificate
     from ...certificates.writer import (
         Provenance,
         classification_certificate,
@@ -223,26 +236,32 @@ def write_input_certificates(config: RunConfig, index: int, counts, labels, inpu
         write_certificate,
         write_segmentation_certificate,
     )
-    from ...certificates.per_input import classification_per_input_certificate, write_segmentation_per_input_certificate
     from ...reference.certify import certify as ref_certify
-    from ...reference.segmentation import segment as ref_segment
     from ...sampling.seeds import input_seed
+    from ..certifier import segmentation_results
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     setting = config.plan.setting
     bound = getattr(config, "bound", "bonferroni")
+    classification = config.task is Task.CLASSIFICATION
+    engine = None if classification else _engine(config)
     prov = Provenance(
         seed=input_seed(config.seed, index),
         rng="torch.Generator seeded by mmcert_verified.sampling.seeds.input_seed(run seed, input index)",
         input_sha256=tensor_digest(inputs),
         model_sha256=model_sha256,
-        engine="reference",
+        engine="reference" if classification else _engine_name(engine),
         libraries=_libraries(),
     )
-    classification = config.task is Task.CLASSIFICATION
+    votes = np.asarray(counts)
 
-    def write_per_input(path: Path) -> None:
+    def results(budgets):
+        """The run engine's segmentation result at each of ``budgets``, in order, as they are computed."""
+        return segmentation_results(votes, config.alpha, config.plan, budgets, labels=labels, engine=engine,
+                                    bound=bound)
+
+    def write_per_input(path: Path, _budget=None) -> None:
         if classification:
             doc = classification_per_input_certificate(
                 [int(c) for c in counts], config.alpha, setting, config.budgets, config.ratios, bound=bound,
@@ -250,33 +269,30 @@ def write_input_certificates(config: RunConfig, index: int, counts, labels, inpu
             write_certificate(doc, path)
         else:
             write_segmentation_per_input_certificate(
-                path, np.asarray(counts), labels, alpha_text=config.alpha, setting=setting, budgets=config.budgets,
+                path, votes, labels, alpha_text=config.alpha, setting=setting, budgets=config.budgets,
+                results_json=[res.to_json() for _, res in results(config.budgets)],
                 samples=config.n_samples, bound=bound, provenance=prov)
 
-    def write_per_budget(path: Path, budget) -> None:
-        if classification:
-            res = ref_certify(list(counts), config.alpha, setting.n, setting.k, budget.r, budget.attack,
-                              setting.method, bound)
-            doc = classification_certificate(res, alpha_text=config.alpha, provenance=prov, radius=radius_along_budget(res))
-            write_certificate(doc, path)
-        else:
-            votes = np.asarray(counts)
-            seg = ref_segment(votes, config.alpha, setting.n, setting.k, budget.r, budget.attack, setting.method,
-                              labels=labels, **({} if bound == "bonferroni" else {"bound": bound}))
-            write_segmentation_certificate(
-                path, votes, labels, alpha_text=config.alpha, n=setting.n, k=setting.k, r=budget.r,
-                attack=[a.value for a in budget.attack], method=setting.method.value, result_json=seg.to_json(),
-                provenance=prov,
-            )
+    def write_classification(path: Path, budget) -> None:
+        res = ref_certify(list(counts), config.alpha, setting.n, setting.k, budget.r, budget.attack,
+                          setting.method, bound)
+        doc = classification_certificate(res, alpha_text=config.alpha, provenance=prov, radius=radius_along_budget(res))
+        write_certificate(doc, path)
 
-    if getattr(config, "certificate_layout", "per-budget") == "per-input":
-        jobs = [(directory / _certificate_name(index), write_per_input)]
+    def write_segmentation(path: Path, budget, seg) -> None:
+        write_segmentation_certificate(
+            path, votes, labels, alpha_text=config.alpha, n=setting.n, k=setting.k, r=budget.r,
+            attack=[a.value for a in budget.attack], method=setting.method.value, result_json=seg.to_json(),
+            provenance=prov,
+        )
+
+    per_input = getattr(config, "certificate_layout", "per-budget") == "per-input"
+    if per_input:
+        jobs = [(directory / _certificate_name(index), None)]
     else:
-        jobs = [(directory / _certificate_name(index, j), lambda p, b=budget: write_per_budget(p, b))
-                for j, budget in enumerate(config.budgets)]
-    names = []
-    for path, write in jobs:
-        names.append(path.name)
+        jobs = [(directory / _certificate_name(index, j), budget) for j, budget in enumerate(config.budgets)]
+    todo = []
+    for path, budget in jobs:
         if path.exists():
             if certificate_ok(path):
                 continue
@@ -284,8 +300,15 @@ def write_input_certificates(config: RunConfig, index: int, counts, labels, inpu
             sidecar_path(path).unlink(missing_ok=True)
         elif sidecar_path(path).exists():
             sidecar_path(path).unlink()  # the sidecar of a certificate that was never completed
-        write(path)
-    return names
+        todo.append((path, budget))
+    with deferred_dir_sync():
+        if per_input or classification:
+            for path, budget in todo:
+                (write_per_input if per_input else write_classification)(path, budget)
+        elif todo:
+            for (path, budget), (_, seg) in zip(todo, results([b for _, b in todo])):
+                write_segmentation(path, budget, seg)
+    return [path.name for path, _ in jobs]
 
 
 # --------------------------------------------------------------------------- records
