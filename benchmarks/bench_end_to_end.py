@@ -34,7 +34,10 @@ same forward passes.  ``torch imp`` is ``import torch`` in a fresh interpreter,
 raw (``bare ovh``: the same for the bare script, the floor any fresh torch process
 pays), ``added`` = (cold - bare) / raw (what mmcert adds to the user's own script,
 as a share of the forward passes), and (cold - bare) / bare.  Every fresh-process
-time is the best of ``--cold-repeat`` rounds (default 3).
+time is the best of ``--cold-repeat`` rounds (default 3).  ``--cold-certificates``
+adds a second table: the same cold ``mmcert run`` with ``--certificates DIR`` (one
+certificate per input and budget) and with ``--certificates-per-input`` (one per
+input), the files written and the cost per file over the plain cold run.
 
 ``--overhead`` prints the table issue 15 asks for: per reference model
 (``--overhead-configs``) and per N (``--n``, default 100 1000 10000), for one
@@ -141,7 +144,7 @@ def _config_text(path: Path, inputs: int | None) -> str:
 
 
 def cold_row(path: Path, device: torch.device, inputs: int | None, workdir: Path, threads: int | None,
-             repeat: int = 3) -> dict:
+             repeat: int = 3, certificates: bool = False) -> dict:
     """Cold and warm end-to-end time of a run against its raw forward time (see the module docstring); every
     fresh-process time is the best of ``repeat`` rounds, the processes of a round run one after another (so
     that all see about the same machine load)."""
@@ -218,13 +221,24 @@ def cold_row(path: Path, device: torch.device, inputs: int | None, workdir: Path
                  "--device", str(device)],
         "bare": [sys.executable, str(workdir / "bare.py"), spec],
     }
+    if certificates:  # the same cold run writing certificates: per input and budget, then one per input
+        for key, extra in (("certs", []), ("certs_per_input", ["--certificates-per-input"])):
+            commands[key] = commands["cold"][:4] + [str(cfg), "--out", str(workdir / f"{key}.jsonl"), "--quiet",
+                                                     "--device", str(device), "--certificates",
+                                                     str(workdir / f"{key}-dir"), *extra]
+    files: dict[str, int] = {}
     times: dict[str, list[tuple[float, float]]] = {key: [] for key in commands}
     times["raw_fresh"] = []
     for _ in range(max(1, repeat)):
         for key, cmd in commands.items():
             if key == "cold":
                 out.unlink(missing_ok=True)  # a fresh run each round, not a resume
+            if key.startswith("certs"):  # a fresh run and an empty certificate directory each round
+                (workdir / f"{key}.jsonl").unlink(missing_ok=True)
+                shutil.rmtree(workdir / f"{key}-dir", ignore_errors=True)
             times[key].append(child(cmd))
+            if key.startswith("certs"):
+                files[key] = sum(1 for _ in (workdir / f"{key}-dir").iterdir())
             if key == "bare":  # the bare script's own clock around its forward passes
                 forward = json.loads(reports[-1].strip().splitlines()[-1])
                 times["raw_fresh"].append((forward["wall"], forward["cpu"]))
@@ -235,7 +249,8 @@ def cold_row(path: Path, device: torch.device, inputs: int | None, workdir: Path
             shutil.rmtree(p)
         else:
             p.unlink()
-    return dict(config=path.stem, inputs=len(dataset), N=config.n_samples, raw=raw, first=first, warm=warm, **best)
+    return dict(config=path.stem, inputs=len(dataset), N=config.n_samples, raw=raw, first=first, warm=warm,
+                budgets=len(config.budgets), files=files, **best)
 
 
 #: the user's alternative to ``mmcert run`` (cold_row's ``bare``): torch, the model, the data, the forward passes
@@ -385,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold-configs", nargs="+", default=["av_mmcert", "road_mmcert"])
     parser.add_argument("--inputs", type=int, help="cold table: certify only this many inputs (default: the config's)")
     parser.add_argument("--cold-repeat", type=int, default=3, help="cold table: rounds of fresh processes (best of)")
+    parser.add_argument("--cold-certificates", action="store_true",
+                        help="cold table: also time the cold run with --certificates (per budget and per input)")
     parser.add_argument("--overhead", action="store_true", help="the issue-15 table: overhead over raw forward at --n")
     parser.add_argument("--overhead-only", action="store_true", help="only that table")
     parser.add_argument("--overhead-configs", nargs="+", default=["av_mmcert", "road_mmcert"])
@@ -433,9 +450,12 @@ def cold_table(args, device: torch.device, root: Path) -> None:
     def ovh(e2e, raw) -> str:
         return f"{100 * (e2e[0] - raw[0]) / raw[0]:.0f}/{100 * (e2e[1] - raw[1]) / raw[1]:.0f}%"
 
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.cold_configs:
-            r = cold_row(root / f"{name}.toml", device, args.inputs, Path(tmp), args.threads, args.cold_repeat)
+            r = cold_row(root / f"{name}.toml", device, args.inputs, Path(tmp), args.threads, args.cold_repeat,
+                         args.cold_certificates)
+            rows.append(r)
             fresh = r["raw_fresh"]
             added = "/".join(f"{100 * (r['cold'][i] - r['bare'][i]) / fresh[i]:.0f}" for i in (0, 1)) + "%"
             print(f"{r['config']:<12} {r['inputs']:>6} {r['N']:>4} {pair(fresh):>11} {pair(r['raw']):>11} "
@@ -452,6 +472,22 @@ def cold_table(args, device: torch.device, root: Path) -> None:
           "cold); warm e2e = second execute(); ovh = (e2e - raw) / raw (bare ovh: the floor of any fresh torch "
           "process), added = (cold e2e - bare) / raw (what mmcert adds, as a share of the forward passes), "
           "vs bare = (cold e2e - bare) / bare")
+    if args.cold_certificates:
+        print()
+        head = (f"{'config':<12} {'inputs':>6} {'budgets':>7} {'cold e2e':>11} {'+certs':>11} {'files':>6} "
+                f"{'ms/file':>8} {'+per-input':>11} {'files':>6} {'ms/file':>8}")
+        print(head)
+        print("-" * len(head))
+        for r in rows:
+            def per_file(key: str) -> str:
+                return f"{1000 * (r[key][0] - r['cold'][0]) / max(1, r['files'][key]):.2f}"
+
+            print(f"{r['config']:<12} {r['inputs']:>6} {r['budgets']:>7} {pair(r['cold']):>11} {pair(r['certs']):>11} "
+                  f"{r['files']['certs']:>6} {per_file('certs'):>8} {pair(r['certs_per_input']):>11} "
+                  f"{r['files']['certs_per_input']:>6} {per_file('certs_per_input'):>8}", flush=True)
+        print("+certs = the cold run with --certificates DIR (a certificate per input and budget; segmentation adds "
+              "a .votes.npz per certificate), +per-input = with --certificates-per-input (one per input, + one "
+              "sidecar for segmentation); files = files written; ms/file = (that run - cold e2e) / files, wall")
 
 
 def per_batch_table(args, device: torch.device, root: Path) -> None:
