@@ -158,7 +158,8 @@ class deferred_dir_sync:
     Each file is still written to a temporary sibling, fsynced and renamed or
     linked into place (complete or absent, clause RUN.1); only the durability
     of the names waits for the block's end.  Blocks do not nest (an inner one
-    joins the outer).  On an exception the owed fsyncs are still made.
+    joins the outer).  On an exception the owed fsyncs are still made.  The
+    state is the process's (runs write from one thread), not a thread's.
     """
 
     def __enter__(self) -> "deferred_dir_sync":
